@@ -1,0 +1,237 @@
+"""The `monitor` command line: parses, calls one function of `monitor`, prints.
+
+Domain errors (:class:`monitor.errors.MonitorError`) exit 1 with a one-line message; usage
+errors exit 2 (click's); a run that finished with failed site-years exits 3.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from monitor.app import AppContext, ensure_demo, setup_logging
+from monitor.errors import MonitorError, NotBuiltYet
+
+log = logging.getLogger("monitor")
+pass_app = click.make_pass_decorator(AppContext)
+
+EXIT_FAILED_SITE_YEARS = 3
+
+
+class MonitorGroup(click.Group):
+    """Turns library errors into one-line messages at the edge, never a traceback (unless -v)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MonitorError as exc:
+            self._fail(ctx, str(exc))
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted; nothing half-written is kept, rerun to continue", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            self._fail(
+                ctx, f"unexpected {exc.__class__.__name__}: {exc} (rerun with -v for the traceback)"
+            )
+
+    @staticmethod
+    def _fail(ctx: click.Context, message: str) -> None:
+        app = ctx.find_object(AppContext)
+        if app is not None and app.verbosity > 0:
+            traceback.print_exc()
+        click.echo(f"Error: {message}", err=True)
+        sys.exit(1)
+
+
+def output_format(*choices: str):
+    """The shared --format option."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
+        help="Output format.",
+    )  # fmt: skip
+
+
+def progress_bar(label: str):
+    """A click progress bar on a terminal, plain log lines under cron."""
+    if sys.stderr.isatty():
+        state: dict = {}
+
+        def update(done: int, total: int) -> None:
+            bar = state.get("bar")
+            if bar is None:
+                bar = state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr)
+                bar.__enter__()
+            bar.update(done - bar.pos)
+            if done >= total:
+                bar.__exit__(None, None, None)
+
+        return update
+
+    def log_update(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 10) == 0:
+            log.info("%s: %d/%d", label, done, total)
+
+    return log_update
+
+
+@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+    default="config.yaml", show_default=True, help="Config file.",
+)  # fmt: skip
+@click.option("-v", "--verbose", count=True, help="More output (-v: debug and tracebacks).")
+@click.option("-q", "--quiet", count=True, help="Less output: warnings and errors only.")
+@click.version_option(package_name="mine-monitor")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path, verbose: int, quiet: int) -> None:
+    """Watch mine sites from space: yearly Sentinel-2 composites, an FCN mine classifier,
+    per-site histories, change flags and restoration-candidate reports."""
+    setup_logging(verbose - quiet)
+    ctx.obj = AppContext(config_path=config_path, verbosity=verbose - quiet)
+
+
+def needs_demo(func):
+    """Build the configured demo world first when it is missing."""
+
+    @functools.wraps(func)
+    def wrapper(app: AppContext, *args, **kwargs):
+        ensure_demo(app.config, progress=progress_bar("building demo world"))
+        return func(app, *args, **kwargs)
+
+    return wrapper
+
+
+# -- demo -----------------------------------------------------------------------------------
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder [default: the config's demo folder, else ./data/demo].")  # fmt: skip
+@click.option(
+    "--seed", type=int, default=None, help="World seed [default: the config's demo.seed, else 0]."
+)
+@pass_app
+def demo(app: AppContext, out: Path | None, seed: int | None) -> None:
+    """Build the demo world: a local STAC catalog + sites + truth."""
+    from monitor.demo import DEFAULT_SEASON, build_demo
+
+    cfg = app.config if app.config_path.exists() else None
+    out = out or (cfg.demo_dir if cfg else Path("data/demo"))
+    seed = seed if seed is not None else (cfg.demo.seed if cfg else 0)
+    months = cfg.composite.season_months if cfg else DEFAULT_SEASON
+    world = build_demo(out, seed, months=months, progress=progress_bar("rendering scenes"))
+    click.echo(f"demo world (seed {seed}): {world.items} items in {world.catalog}")
+    click.echo(f"sites: {world.sites}\ntruth: {world.truth}\ntraining labels: {world.labels}")
+
+
+# -- sites ----------------------------------------------------------------------------------
+@main.group()
+def sites() -> None:
+    """The site registry."""
+
+
+@sites.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--layer", default=None, help="Layer of a multi-layer file (GeoPackage).")
+@click.option(
+    "--id-field", default=None, help="Field with the site id [default: site_id, id or fid]."
+)
+@click.option("--name-field", default=None, help="Field with the site name.")
+@pass_app
+def sites_import(app: AppContext, path: Path, layer, id_field, name_field) -> None:
+    """Import or update sites from a vector file or a CSV with lon/lat."""
+    raise NotBuiltYet("sites import")
+
+
+@sites.command("list")
+@output_format("table", "json", "csv")
+@pass_app
+def sites_list(app: AppContext, fmt: str) -> None:
+    """List the registered sites."""
+    raise NotBuiltYet("sites list")
+
+
+# -- the annual run -------------------------------------------------------------------------
+@main.command()
+@click.option("--year", type=int, default=None, help="One year.")
+@click.option("--years", default=None, help="A range of years, A-B.")
+@click.option("--site", "site_ids", multiple=True, help="Only this site (repeatable).")
+@click.option("--force", is_flag=True, help="Recompute site-years already stored.")
+@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:port).")
+@pass_app
+def run(app: AppContext, year, years, site_ids, force, scheduler) -> None:
+    """Update every site's history: composites, FCN, store, change analysis."""
+    raise NotBuiltYet("run")
+
+
+@main.command()
+@click.argument("site_id")
+@click.argument("year", type=int)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output COG."
+)
+@pass_app
+def composite(app: AppContext, site_id: str, year: int, out: Path) -> None:
+    """Write one site-year composite as a 12-band COG."""
+    raise NotBuiltYet("composite")
+
+
+@main.command()
+@click.argument("site_id", required=False)
+@click.option("--all", "all_sites", is_flag=True, help="Every site.")
+@output_format("table", "json", "csv")
+@pass_app
+def history(app: AppContext, site_id, all_sites, fmt) -> None:
+    """A site's yearly history (or every site's with --all)."""
+    raise NotBuiltYet("history")
+
+
+@main.command()
+@click.option("--candidates", is_flag=True, help="Only restoration candidates, ranked.")
+@output_format("table", "json", "csv")
+@pass_app
+def status(app: AppContext, candidates: bool, fmt: str) -> None:
+    """Every site's current status and events."""
+    raise NotBuiltYet("status")
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder [default: the config's reports].")  # fmt: skip
+@click.option("--site", "site_ids", multiple=True, help="Only this site (repeatable).")
+@pass_app
+def report(app: AppContext, out, site_ids) -> None:
+    """Write the interactive HTML change reports."""
+    raise NotBuiltYet("report")
+
+
+@main.command()
+@click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Polygons or points with a `label` column (mine / background).")  # fmt: skip
+@click.option("--year", type=int, required=True, help="Year of the composites the labels describe.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output model [default: models/model.keras].")  # fmt: skip
+@pass_app
+def train(app: AppContext, labels, year, out) -> None:
+    """Train the FCN on labelled polygons or points."""
+    raise NotBuiltYet("train")
+
+
+@main.command()
+@click.option("--reference", type=click.Path(exists=True, path_type=Path), required=True,
+              help="Reference mask (GeoTIFF) or polygons.")  # fmt: skip
+@click.option("--year", type=int, required=True, help="Year to evaluate.")
+@output_format("table", "json")
+@pass_app
+def evaluate(app: AppContext, reference, year, fmt) -> None:
+    """Accuracy of the model (and the index baseline) against reference data."""
+    raise NotBuiltYet("evaluate")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,325 @@
+"""The config file, loaded once into a frozen, typed object.
+
+Relative paths resolve against the config file's folder; an unknown key is an error that
+names it. Every key is documented in the README's "Configuration" section.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from monitor.errors import ConfigError
+
+__all__ = [
+    "Config",
+    "SourceConfig",
+    "YearsConfig",
+    "CompositeConfig",
+    "DetectionConfig",
+    "ChangeConfig",
+    "SitesConfig",
+    "ComputeConfig",
+    "DemoConfig",
+    "load_config",
+    "last_complete_year",
+    "SOURCE_KINDS",
+]
+
+SOURCE_KINDS = ("local", "planetary-computer", "stac-api")
+PLANETARY_COMPUTER_URL = "https://planetarycomputer.microsoft.com/api/stac/v1"
+
+
+def last_complete_year(today: dt.date | None = None) -> int:
+    """The most recent calendar year that has ended."""
+    return (today or dt.date.today()).year - 1
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    kind: str = "local"
+    """`local` (static catalog.json), `planetary-computer` or `stac-api`."""
+    catalog: str = "data/demo/catalog.json"
+    """local: path of catalog.json; stac-api: the API URL; planetary-computer: optional URL."""
+    collection: str = "sentinel-2-l2a"
+    """Collection id searched for items."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra HTTP headers for a STAC API (e.g. an API key)."""
+    retries: int = 5
+    """Retries of an HTTP call answered 429/5xx, with exponential backoff."""
+
+
+@dataclass(frozen=True)
+class YearsConfig:
+    first: int = 2016
+    """First year of every site's history (Sentinel-2 L2A starts in 2016-2017)."""
+    last: int | None = None
+    """Last year; null means the last complete calendar year."""
+
+
+@dataclass(frozen=True)
+class CompositeConfig:
+    season_months: tuple[int, ...] = (5, 6, 7, 8, 9)
+    """Months whose scenes enter a year's composite (default: the austral dry season)."""
+    max_cloud_cover: float = 70.0
+    """Items with `eo:cloud_cover` above this (percent) are not loaded at all."""
+    min_clear_observations: int = 2
+    """A pixel needs this many clear looks, and a site this many on most pixels, else "no data"."""
+    min_clear_fraction: float = 0.5
+    """Share of a site's pixels that must reach min_clear_observations for the year to count."""
+    site_buffer_m: float = 300.0
+    """Buffer around the site geometry loaded with it (context for the FCN)."""
+    cache: str = "data/cache"
+    """Folder of the on-disk composite cache."""
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    threshold: float = 0.5
+    """Mine probability above which a pixel is mine."""
+    min_mapping_unit_ha: float = 0.5
+    """Connected mine patches smaller than this are dropped (seed 000 used 41 ha)."""
+
+
+@dataclass(frozen=True)
+class ChangeConfig:
+    stagnation_years: int = 3
+    """Years of an unchanged footprint that make stagnation."""
+    tolerance: float = 0.12
+    """Relative area change that still counts as unchanged."""
+    min_area_ha: float = 1.0
+    """Mined area below this counts as no detection."""
+    min_expansion_ha_per_year: float = 1.0
+    """Smallest growth rate that is practically significant."""
+    opening_recent_years: int = 2
+    """A site first detected within this many final years has status `opening`."""
+    persistence: int = 2
+    """A detection (or its loss) must hold this many valid years to count (k-of-n rule)."""
+    ndvi_recovery: float = 0.08
+    """NDVI rise of the footprint that counts as vegetation returning."""
+
+
+@dataclass(frozen=True)
+class SitesConfig:
+    id_field: str | None = None
+    """Field holding the site id; null: the first of site_id, id, fid that the file has."""
+    name_field: str | None = None
+    """Field holding the site name; null: `name` when present."""
+    point_buffer_m: float = 500.0
+    """Radius of the concession drawn around a site given as a point."""
+    max_area_km2: float = 2000.0
+    """Polygons larger than this are rejected as implausible."""
+
+
+@dataclass(frozen=True)
+class ComputeConfig:
+    scheduler: str | None = None
+    """Dask distributed scheduler address (tcp://host:port); null: local threads."""
+    threads: int = 2
+    """Threads for loading imagery and running the model locally."""
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    seed: int = 0
+    """Seed of the demo world built when the configured catalog is the demo's and missing."""
+    out: str = "data/demo"
+    """Folder of the demo world."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, paths already resolved."""
+
+    path: Path
+    """The config file this came from (None-like for the embedded defaults)."""
+    source: SourceConfig
+    """Where imagery comes from."""
+    sites: Path | None
+    """Sites file synced into the store by every command that needs sites."""
+    store: Path
+    """The history store (GeoPackage)."""
+    reports: Path
+    """Default output folder of `monitor report`."""
+    model: Path | None
+    """A .keras model; None means the shipped one."""
+    protected_areas: Path | None
+    """Optional protected-areas layer used to rank restoration candidates."""
+    years: YearsConfig
+    composite: CompositeConfig
+    detection: DetectionConfig
+    change: ChangeConfig
+    site_import: SitesConfig
+    compute: ComputeConfig
+    demo: DemoConfig
+
+    @property
+    def base(self) -> Path:
+        return self.path.parent
+
+    @property
+    def year_range(self) -> tuple[int, int]:
+        last = self.years.last if self.years.last is not None else last_complete_year()
+        return self.years.first, last
+
+    @property
+    def catalog_path(self) -> Path | None:
+        """The local catalog file, when the source is a local catalog."""
+        return Path(self.source.catalog) if self.source.kind == "local" else None
+
+    @property
+    def demo_dir(self) -> Path:
+        return self.base / self.demo.out
+
+    @property
+    def uses_demo_catalog(self) -> bool:
+        """True when the configured catalog is the demo world's (and so may be built on demand)."""
+        cat = self.catalog_path
+        return cat is not None and cat.resolve() == (self.demo_dir / "catalog.json").resolve()
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.base / self.composite.cache
+
+
+_SECTIONS = {
+    "source": SourceConfig,
+    "years": YearsConfig,
+    "composite": CompositeConfig,
+    "detection": DetectionConfig,
+    "change": ChangeConfig,
+    "site_import": SitesConfig,
+    "compute": ComputeConfig,
+    "demo": DemoConfig,
+}
+_TOP_PATHS = ("sites", "store", "reports", "model", "protected_areas")
+_TOP_DEFAULTS: dict[str, Any] = {
+    "sites": "data/demo/sites.geojson",
+    "store": "data/monitor.gpkg",
+    "reports": "reports",
+    "model": None,
+    "protected_areas": None,
+}
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Check one YAML value against a field's type and coerce lists to tuples."""
+    hint = annotation
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        hint, origin = args[0], typing.get_origin(args[0])
+    if value is None:
+        raise ConfigError(f"config key `{where}` may not be null")
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"config key `{where}` must be a list, got {value!r}")
+        item_type = typing.get_args(hint)[0]
+        return tuple(_coerce(v, item_type, where) for v in value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key `{where}` must be a mapping, got {value!r}")
+        return {str(k): str(v) for k, v in value.items()}
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint is str and isinstance(value, str):
+        return value
+    if hint is bool and isinstance(value, bool):
+        return value
+    raise ConfigError(f"config key `{where}` must be {hint.__name__}, got {value!r}")
+
+
+def _section(cls: type, raw: Any, name: str) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config section `{name}` must be a mapping")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key `{name}.{unknown[0]}`; known keys of `{name}`: {', '.join(sorted(names))}"
+        )
+    return cls(**{k: _coerce(v, hints[k], f"{name}.{k}") for k, v in raw.items()})
+
+
+def _validate(cfg: Config) -> None:
+    if cfg.source.kind not in SOURCE_KINDS:
+        raise ConfigError(
+            f"config key `source.kind` is {cfg.source.kind!r}; use one of {', '.join(SOURCE_KINDS)}"
+        )
+    if cfg.source.kind == "stac-api" and not cfg.source.catalog.startswith(("http://", "https://")):
+        raise ConfigError("config key `source.catalog` must be the API URL when kind is stac-api")
+    if (
+        not all(1 <= m <= 12 for m in cfg.composite.season_months)
+        or not cfg.composite.season_months
+    ):
+        raise ConfigError("config key `composite.season_months` must list months 1-12")
+    first, last = cfg.year_range
+    if first < 2015 or last < first:
+        raise ConfigError(f"config `years` gives an empty range {first}-{last}")
+    if not 0 < cfg.detection.threshold < 1:
+        raise ConfigError("config key `detection.threshold` must be between 0 and 1")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file."""
+    path = Path(path).absolute()
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} not found; pass --config PATH or run from the project folder"
+        ) from None
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"{path}: not valid YAML ({exc.__class__.__name__}); fix the file"
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the config must be a YAML mapping")
+    known = set(_SECTIONS) | set(_TOP_PATHS)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown config key `{unknown[0]}`; known keys: {', '.join(sorted(known))}"
+        )
+    sections = {name: _section(cls, raw.get(name), name) for name, cls in _SECTIONS.items()}
+    base = path.parent
+
+    def resolve(key: str) -> Path | None:
+        value = raw.get(key, _TOP_DEFAULTS[key])
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: config key `{key}` must be a path")
+        return base / value
+
+    source = sections["source"]
+    if source.kind == "local":
+        source = dataclasses.replace(source, catalog=str(base / source.catalog))
+    cfg = Config(
+        path=path,
+        source=source,
+        sites=resolve("sites"),
+        store=resolve("store") or base / "data/monitor.gpkg",
+        reports=resolve("reports") or base / "reports",
+        model=resolve("model"),
+        protected_areas=resolve("protected_areas"),
+        **{k: v for k, v in sections.items() if k != "source"},
+    )
+    _validate(cfg)
+    return cfg

@@ -1,0 +1,452 @@
+"""`monitor demo`: the demo world, a static STAC catalog of simulated Sentinel-2 L2A scenes
+laid out like Planetary Computer's `sentinel-2-l2a`, with sites and ground truth beside it.
+
+Layout of the output folder::
+
+    catalog.json                          root catalog
+    sentinel-2-l2a/collection.json        the collection
+    sentinel-2-l2a/<item id>/<item id>.json and its 13 COG assets
+    sites.geojson                         registered sites (concession polygons, EPSG:4326)
+    truth/truth.json                      per site: trajectory, expected status, area per year
+    truth/mine_<year>.tif                 reference mine masks of the main world
+    training/labels.geojson               labelled polygons (mine / background) of the training region
+    training/mine_<year>.tif              the training region's reference mask
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.features
+from affine import Affine
+from pyproj import Transformer
+from shapely.geometry import Polygon, mapping, shape
+from shapely.ops import transform as shp_transform
+
+from monitor.bands import BAND_RESOLUTION, BANDS
+from monitor.config import last_complete_year
+from monitor.demo.scenes import Acquisition, render, schedule, sun_angles
+from monitor.demo.world import TRAJECTORIES, World, make_world
+
+__all__ = ["build_demo", "DemoWorld", "TRAINING_YEAR", "DEFAULT_SEASON"]
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "sentinel-2-l2a"
+DEFAULT_SEASON = (5, 6, 7, 8, 9)
+TRAINING_YEAR = 2021
+_BAND_TITLES = {
+    "B01": "Band 1 - Coastal aerosol", "B02": "Band 2 - Blue", "B03": "Band 3 - Green",
+    "B04": "Band 4 - Red", "B05": "Band 5 - Vegetation red edge 1",
+    "B06": "Band 6 - Vegetation red edge 2", "B07": "Band 7 - Vegetation red edge 3",
+    "B08": "Band 8 - NIR", "B8A": "Band 8A - Vegetation red edge 4", "B09": "Band 9 - Water vapor",
+    "B11": "Band 11 - SWIR (1.6)", "B12": "Band 12 - SWIR (2.2)",
+}  # fmt: skip
+_COMMON = {
+    "B02": "blue",
+    "B03": "green",
+    "B04": "red",
+    "B08": "nir",
+    "B11": "swir16",
+    "B12": "swir22",
+}
+_COG = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+
+@dataclass(frozen=True)
+class DemoWorld:
+    """Where a built demo world lies."""
+
+    root: Path
+    """The demo folder."""
+    catalog: Path
+    """Its catalog.json."""
+    sites: Path
+    """Its sites.geojson."""
+    truth: Path
+    """Its truth/truth.json."""
+    labels: Path
+    """The training region's labels.geojson."""
+    items: int
+    """Number of STAC items written."""
+
+
+# -- workers --------------------------------------------------------------------------------
+_WORLDS: dict[str, World] = {}
+
+
+def _init_worker(specs: dict[str, dict]) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    for name, kw in specs.items():
+        _WORLDS[name] = make_world(**kw)
+
+
+def _write_item(args: tuple[str, Acquisition, str]) -> dict:
+    world_name, acq, coll_dir = args
+    world = _WORLDS[world_name]
+    rendered = render(world, acq)
+    item = _item_dict(world, acq, rendered)
+    folder = Path(coll_dir) / item["id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"T{world.mgrs_tile}_{acq.date:%Y%m%d}T080609"
+    x0, y0 = world.origin
+    for name in (*BANDS, "SCL"):
+        res = BAND_RESOLUTION[name]
+        data = rendered.scl if name == "SCL" else rendered.dn[name]
+        href = f"{stem}_{name}_{res}m.tif"
+        profile = dict(
+            driver="COG", width=data.shape[1], height=data.shape[0], count=1, dtype=data.dtype,
+            crs=f"EPSG:{world.epsg}", transform=Affine(res, 0, x0, 0, -res, y0), nodata=0,
+            compress="deflate", predictor=2, blocksize=256,
+            overview_resampling="nearest" if name == "SCL" else "average",
+        )  # fmt: skip
+        with rasterio.open(folder / href, "w", **profile) as dst:
+            dst.write(data, 1)
+        asset = {
+            "href": f"./{href}",
+            "type": _COG,
+            "title": _BAND_TITLES.get(name, "Scene classfication map (SCL)")
+            + (f" - {res}m" if name != "SCL" else ""),
+            "gsd": float(res),
+            "proj:bbox": [x0, y0 - res * data.shape[0], x0 + res * data.shape[1], y0],
+            "proj:shape": [data.shape[0], data.shape[1]],
+            "proj:transform": [res, 0.0, x0, 0.0, -res, y0],
+            "roles": ["data"],
+        }
+        if name != "SCL":
+            band = {"name": name, "description": _BAND_TITLES[name].split(" - ")[1]}
+            if name in _COMMON:
+                band["common_name"] = _COMMON[name]
+            asset["eo:bands"] = [band]
+            asset["raster:bands"] = [{"nodata": 0, "data_type": "uint16", "scale": 0.0001}]
+        else:
+            asset["raster:bands"] = [{"nodata": 0, "data_type": "uint8"}]
+        item["assets"][name] = asset
+    (folder / f"{item['id']}.json").write_text(json.dumps(item, indent=1))
+    return {"id": item["id"], "world": world_name, "date": acq.date.isoformat()}
+
+
+def _item_dict(world: World, acq: Acquisition, rendered) -> dict:
+    t = Transformer.from_crs(world.epsg, 4326, always_xy=True)
+    x0, y0 = world.origin
+    ys, xs = np.nonzero(rendered.valid[:: world.size // 8 or 1, :: world.size // 8 or 1])
+    # footprint: the valid part of the world, a quadrilateral like real tile footprints
+    n = world.size
+    cols = np.nonzero(rendered.valid.any(axis=0))[0]
+    top_right = int(np.nonzero(rendered.valid[0])[0].max()) + 1
+    bottom_right = int(np.nonzero(rendered.valid[-1])[0].max()) + 1
+    ring = [
+        (x0, y0), (x0 + top_right * 10, y0), (x0 + bottom_right * 10, y0 - n * 10),
+        (x0, y0 - n * 10), (x0, y0),
+    ]  # fmt: skip
+    del ys, xs, cols
+    lonlat = shp_transform(lambda x, y: t.transform(x, y), Polygon(ring))
+    proc = dt.datetime.combine(acq.date + dt.timedelta(days=2), dt.time(11, 24, 40))
+    sat = "S2A" if acq.platform.endswith("A") else "S2B"
+    item_id = (
+        f"{sat}_MSIL2A_{acq.date:%Y%m%d}T080609_R{acq.relative_orbit:03d}"
+        f"_T{world.mgrs_tile}_{proc:%Y%m%dT%H%M%S}"
+    )
+    zen, azi = sun_angles(acq.date)
+    baseline = acq.baseline
+    props = {
+        "datetime": f"{acq.date.isoformat()}T08:06:09.024000Z",
+        "platform": acq.platform,
+        "proj:epsg": world.epsg,
+        "instruments": ["msi"],
+        "s2:mgrs_tile": world.mgrs_tile,
+        "constellation": "Sentinel 2",
+        "s2:granule_id": f"{sat}_OPER_MSI_L2A_TL_ESRI_{proc:%Y%m%dT%H%M%S}_N{baseline}",
+        "s2:datatake_id": f"G{sat}_{acq.date:%Y%m%d}T080609_N{baseline}",
+        "s2:product_uri": f"{sat}_MSIL2A_{acq.date:%Y%m%d}T080609_N{baseline.replace('.', '')}"
+        f"_R{acq.relative_orbit:03d}_T{world.mgrs_tile}_{proc:%Y%m%dT%H%M%S}.SAFE",
+        "s2:product_type": "S2MSI2A",
+        "sat:orbit_state": "descending",
+        "s2:datatake_type": "INS-NOBS",
+        "s2:generation_time": f"{proc.isoformat()}.000Z",
+        "sat:relative_orbit": acq.relative_orbit,
+        "s2:mean_solar_zenith": zen,
+        "s2:mean_solar_azimuth": azi,
+        "s2:processing_baseline": baseline,
+        "s2:degraded_msi_data_percentage": 0.0,
+        "s2:reflectance_conversion_factor": 1.0,
+        **rendered.stats,
+    }
+    return {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": item_id,
+        "properties": props,
+        "geometry": mapping(lonlat),
+        "links": [
+            {"rel": "collection", "href": "../collection.json", "type": "application/json"},
+            {"rel": "parent", "href": "../collection.json", "type": "application/json"},
+            {"rel": "root", "href": "../../catalog.json", "type": "application/json"},
+        ],
+        "assets": {},
+        "bbox": list(lonlat.bounds),
+        "stac_extensions": [
+            "https://stac-extensions.github.io/eo/v1.0.0/schema.json",
+            "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
+            "https://stac-extensions.github.io/projection/v1.0.0/schema.json",
+            "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
+        ],
+        "collection": COLLECTION,
+    }
+
+
+# -- truth ----------------------------------------------------------------------------------
+def _write_mask(path: Path, world: World, mask: np.ndarray) -> None:
+    x0, y0 = world.origin
+    with rasterio.open(
+        path, "w", driver="COG", width=world.size, height=world.size, count=1, dtype="uint8",
+        crs=f"EPSG:{world.epsg}", transform=Affine(10, 0, x0, 0, -10, y0), nodata=255,
+        compress="deflate", blocksize=256,
+    ) as dst:  # fmt: skip
+        dst.write(mask.astype(np.uint8), 1)
+        dst.update_tags(1, values="1=mine 0=background")
+
+
+def _to_lonlat(world: World):
+    t = Transformer.from_crs(world.epsg, 4326, always_xy=True)
+    x0, y0 = world.origin
+    return lambda c, r: t.transform(x0 + np.asarray(c) * 10, y0 - np.asarray(r) * 10)
+
+
+def _site_features(world: World) -> list[dict]:
+    to_ll = _to_lonlat(world)
+    feats = []
+    for s in world.sites:
+        poly = shp_transform(lambda c, r: to_ll(c, r), Polygon(s["ring"]))
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": {"site_id": s["site_id"], "name": s["name"]},
+                "geometry": mapping(poly),
+            }
+        )
+    return feats
+
+
+def _truth(world: World, years: range, truth_dir: Path) -> dict:
+    x0, y0 = world.origin
+    transform = Affine(10, 0, x0, 0, -10, y0)
+    site_masks = {
+        s["site_id"]: rasterio.features.geometry_mask(
+            [Polygon([(x0 + c * 10, y0 - r * 10) for c, r in s["ring"]])],
+            (world.size, world.size),
+            transform,
+            invert=True,
+        )  # fmt: skip
+        for s in world.sites
+    }
+    area: dict[str, dict[int, float]] = {s["site_id"]: {} for s in world.sites}
+    for year in years:
+        _, weight, mask = world.mine_layers(year)
+        _write_mask(truth_dir / f"mine_{year}.tif", world, mask)
+        for sid, sm in site_masks.items():
+            area[sid][year] = round(float((mask & sm).sum()) * 0.01, 2)
+    mines = {m.mine_id: m for m in world.mines}
+    sites = []
+    for s in world.sites:
+        series = area[s["site_id"]]
+        opened = next((y for y in years if series[y] >= 1.0), None)
+        mine = mines.get(s["mine_id"]) if s["mine_id"] else None
+        sites.append(
+            {
+                "site_id": s["site_id"],
+                "name": s["name"],
+                "trajectory": s["kind"],
+                "expected_status": TRAJECTORIES[s["kind"]],
+                "opened_year": opened,
+                "opened_in_record": bool(mine and mine.start > years.start),
+                "growth_stopped_after": mine.stop if mine else None,
+                "revegetation_from": mine.reveg_start if mine else None,
+                "area_ha": {str(y): series[y] for y in years},
+            }
+        )
+    return {
+        "seed": world.seed,
+        "crs": f"EPSG:{world.epsg}",
+        "years": [years.start, years.stop - 1],
+        "sites": sites,
+        "unregistered_mines": [
+            {"mine_id": m.mine_id, "column": m.cx, "row": m.cy, "start": m.start}
+            for m in world.mines
+            if m.mine_id.startswith("U")
+        ],
+    }
+
+
+def _labels(world: World, year: int) -> dict:
+    """Mine polygons from the truth, background polygons over the rest, as 640 m tiles."""
+    x0, y0 = world.origin
+    transform = Affine(10, 0, x0, 0, -10, y0)
+    _, _, mask = world.mine_layers(year)
+    from scipy import ndimage
+
+    near = ndimage.binary_dilation(mask, iterations=2)
+    tiles = (
+        (np.arange(world.size)[:, None] // 64) * 100 + (np.arange(world.size)[None, :] // 64) + 1
+    )
+    bg = np.where(near, 0, tiles).astype(np.int32)
+    t = Transformer.from_crs(world.epsg, 4326, always_xy=True)
+    feats = []
+    for geom, _value in rasterio.features.shapes(
+        mask.astype(np.uint8), mask=mask, transform=transform
+    ):
+        poly = shp_transform(lambda x, y: t.transform(x, y), shape(geom))
+        feats.append({"type": "Feature", "properties": {"label": "mine", "year": year},
+                      "geometry": mapping(poly)})  # fmt: skip
+    for geom, _ in rasterio.features.shapes(bg, mask=bg > 0, transform=transform):
+        poly = shp_transform(lambda x, y: t.transform(x, y), shape(geom))
+        feats.append({"type": "Feature", "properties": {"label": "background", "year": year},
+                      "geometry": mapping(poly)})  # fmt: skip
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _collection(items: list[dict], extent_bbox: list[float], years: range) -> dict:
+    item_assets = {
+        b: {"title": _BAND_TITLES[b], "type": _COG, "roles": ["data"], "gsd": BAND_RESOLUTION[b],
+            "eo:bands": [{"name": b}]}
+        for b in BANDS
+    }  # fmt: skip
+    item_assets["SCL"] = {
+        "title": "Scene classfication map (SCL)",
+        "type": _COG,
+        "roles": ["data"],
+        "gsd": 20,
+    }
+    return {
+        "type": "Collection",
+        "id": COLLECTION,
+        "stac_version": "1.0.0",
+        "description": "Simulated Sentinel-2 Level-2A scenes of the mine monitor's demo world "
+        "(not real imagery); laid out as Planetary Computer's sentinel-2-l2a.",
+        "license": "proprietary",
+        "extent": {
+            "spatial": {"bbox": [extent_bbox]},
+            "temporal": {
+                "interval": [
+                    [f"{years.start}-01-01T00:00:00Z", f"{years.stop - 1}-12-31T23:59:59Z"]
+                ]
+            },
+        },
+        "item_assets": item_assets,
+        "summaries": {"platform": ["Sentinel-2A", "Sentinel-2B"], "constellation": ["Sentinel 2"]},
+        "links": [
+            {"rel": "root", "href": "../catalog.json", "type": "application/json"},
+            {"rel": "parent", "href": "../catalog.json", "type": "application/json"},
+            *[
+                {
+                    "rel": "item",
+                    "href": f"./{it['id']}/{it['id']}.json",
+                    "type": "application/geo+json",
+                }
+                for it in sorted(items, key=lambda i: i["id"])
+            ],
+        ],
+        "stac_extensions": ["https://stac-extensions.github.io/item-assets/v1.0.0/schema.json"],
+    }
+
+
+def build_demo(
+    out: Path,
+    seed: int = 0,
+    *,
+    first_year: int = 2016,
+    last_year: int | None = None,
+    months: tuple[int, ...] = DEFAULT_SEASON,
+    size: int = 768,
+    training_size: int = 648,
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoWorld:
+    """Build the demo world into ``out`` (replaced atomically when done)."""
+    out = Path(out)
+    last_year = last_year if last_year is not None else last_complete_year()
+    years = range(first_year, last_year + 1)
+    train_year = min(max(TRAINING_YEAR, first_year), last_year)
+    specs = {
+        "main": dict(seed=seed, size=size, first_year=first_year, last_year=last_year),
+        "training": dict(
+            seed=seed + 1_000_003, name="training", size=training_size,
+            origin=(759960.0, 7100020.0), mgrs_tile="35JPM", first_year=first_year,
+            last_year=last_year, training=True,
+        ),
+    }  # fmt: skip
+    rng = np.random.default_rng([seed, 1])
+    jobs = [("main", a) for a in schedule(rng, years, months)]
+    jobs += [
+        ("training", a) for a in schedule(rng, range(train_year, train_year + 1), months, False)
+    ]
+
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    coll_dir = tmp / COLLECTION
+    coll_dir.mkdir(parents=True)
+    (tmp / "truth").mkdir()
+    (tmp / "training").mkdir()
+
+    done: list[dict] = []
+    with ProcessPoolExecutor(
+        max_workers=workers, initializer=_init_worker, initargs=(specs,)
+    ) as pool:
+        for k, rec in enumerate(pool.map(_write_item, [(w, a, str(coll_dir)) for w, a in jobs]), 1):
+            done.append(rec)
+            if progress:
+                progress(k, len(jobs))
+    items = json.loads(json.dumps(done))
+
+    main = make_world(**specs["main"])
+    training = make_world(**specs["training"])
+    truth = _truth(main, years, tmp / "truth")
+    truth["training_year"] = train_year
+    (tmp / "truth" / "truth.json").write_text(json.dumps(truth, indent=1))
+    _, _, tmask = training.mine_layers(train_year)
+    _write_mask(tmp / "training" / f"mine_{train_year}.tif", training, tmask)
+    (tmp / "training" / "labels.geojson").write_text(json.dumps(_labels(training, train_year)))
+    sites = {"type": "FeatureCollection", "features": _site_features(main)}
+    (tmp / "sites.geojson").write_text(json.dumps(sites, indent=1))
+
+    bboxes = []
+    for w in (main, training):
+        to_ll = _to_lonlat(w)
+        lon, lat = to_ll([0, w.size], [w.size, 0])
+        bboxes.append([min(lon), min(lat), max(lon), max(lat)])
+    bbox = [min(b[0] for b in bboxes), min(b[1] for b in bboxes),
+            max(b[2] for b in bboxes), max(b[3] for b in bboxes)]  # fmt: skip
+    (coll_dir / "collection.json").write_text(json.dumps(_collection(items, bbox, years), indent=1))
+    catalog = {
+        "type": "Catalog",
+        "id": "mine-monitor-demo",
+        "stac_version": "1.0.0",
+        "description": f"Mine monitor demo world (seed {seed}): simulated Sentinel-2 L2A.",
+        "links": [
+            {"rel": "root", "href": "./catalog.json", "type": "application/json"},
+            {"rel": "child", "href": f"./{COLLECTION}/collection.json", "type": "application/json"},
+        ],
+    }
+    (tmp / "catalog.json").write_text(json.dumps(catalog, indent=1))
+    (tmp / "README.txt").write_text(
+        f"Demo world of the mine monitor, seed {seed}, years {first_year}-{last_year}.\n"
+        "Simulated imagery: not real Sentinel-2 data. See truth/ for the answers.\n"
+    )
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return DemoWorld(
+        root=out, catalog=out / "catalog.json", sites=out / "sites.geojson",
+        truth=out / "truth" / "truth.json", labels=out / "training" / "labels.geojson",
+        items=len(items),
+    )  # fmt: skip

@@ -1,0 +1,229 @@
+"""Imagery sources: where the STAC items of a site-year come from, and how their assets are read.
+
+Three kinds share one interface (:class:`ItemSource`):
+
+* ``local`` — a static catalog.json read with pystac (the demo world, or any static catalog);
+* ``stac-api`` — any STAC API, searched with pystac-client;
+* ``planetary-computer`` — the same, plus asset signing with ``planetary_computer``.
+
+Signing is injected (``signer=``) and applied as late as possible: odc-stac calls it for each
+asset URL at read time (``patch_url``), so a run that lasts hours never reads with a token it
+got at search time. HTTP calls are retried with backoff on 429 and 5xx, POST included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Protocol
+
+import pystac
+from shapely.geometry import box, shape
+from urllib3.util.retry import Retry
+
+from monitor.config import PLANETARY_COMPUTER_URL, SourceConfig
+from monitor.errors import SourceError
+
+__all__ = [
+    "SeasonQuery",
+    "ItemSource",
+    "LocalCatalog",
+    "StacApi",
+    "open_source",
+    "item_baseline",
+    "http_retry",
+]
+
+log = logging.getLogger(__name__)
+Signer = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class SeasonQuery:
+    """What to search for: one site-year."""
+
+    bbox: tuple[float, float, float, float]
+    """lon/lat bounding box (west, south, east, north) of the buffered site."""
+    year: int
+    """Calendar year."""
+    months: tuple[int, ...]
+    """Months of the season."""
+    max_cloud_cover: float
+    """Upper bound on `eo:cloud_cover` (percent)."""
+
+    @property
+    def datetime_range(self) -> str:
+        """The tightest datetime interval that holds every season month of the year."""
+        first, last = min(self.months), max(self.months)
+        end = dt.date(self.year + (last == 12), last % 12 + 1, 1) - dt.timedelta(days=1)
+        return f"{self.year}-{first:02d}-01T00:00:00Z/{end.isoformat()}T23:59:59Z"
+
+    def accepts(self, item: pystac.Item) -> bool:
+        when = item.datetime or dt.datetime.fromisoformat(item.properties["start_datetime"])
+        if when.year != self.year or when.month not in self.months:
+            return False
+        cloud = item.properties.get("eo:cloud_cover")
+        return cloud is None or cloud <= self.max_cloud_cover
+
+
+class ItemSource(Protocol):
+    """Finds the items of a site-year and says how their asset URLs are to be read."""
+
+    key: str
+    """Identifies the source in cache keys and the store's provenance."""
+    signer: Signer | None
+    """Applied to each asset URL just before it is read (None: read as is)."""
+
+    def search(self, query: SeasonQuery) -> list[pystac.Item]: ...
+
+
+def item_baseline(item: pystac.Item) -> tuple[int, int]:
+    """`s2:processing_baseline` as (major, minor); (0, 0) when absent."""
+    raw = str(item.properties.get("s2:processing_baseline", "0.0"))
+    try:
+        major, minor = raw.split(".")[:2]
+        return int(major), int(minor)
+    except ValueError:
+        return 0, 0
+
+
+def http_retry(retries: int) -> Retry:
+    """Retry 429 and 5xx answers with exponential backoff, for every method (POST included)."""
+    return Retry(
+        total=retries,
+        backoff_factor=0.5,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=None,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+class LocalCatalog:
+    """A static STAC catalog on disk, read once and searched in memory."""
+
+    def __init__(self, catalog: Path, collection: str):
+        self.catalog = Path(catalog)
+        self.collection = collection
+        self.key = f"local:{self.catalog.resolve()}:{collection}"
+        self.signer = None
+
+    @cached_property
+    def _items(self) -> list[tuple[pystac.Item, object]]:
+        if not self.catalog.exists():
+            raise SourceError(
+                f"catalog {self.catalog} not found; build the demo world with `monitor demo` "
+                "or set source.catalog in the config"
+            )
+        try:
+            root = pystac.Catalog.from_file(str(self.catalog))
+            coll = root.get_child(self.collection)
+            if coll is None:
+                raise SourceError(
+                    f"catalog {self.catalog} has no collection {self.collection!r}; "
+                    "set source.collection in the config"
+                )
+            items = list(coll.get_items(recursive=True))
+        except SourceError:
+            raise
+        except Exception as exc:  # a broken JSON file anywhere in the tree
+            raise SourceError(f"cannot read catalog {self.catalog}: {exc}") from exc
+        out = []
+        for item in items:
+            item.make_asset_hrefs_absolute()
+            out.append((item, shape(item.geometry) if item.geometry else box(*item.bbox)))
+        log.debug("local catalog %s: %d items", self.catalog, len(out))
+        return out
+
+    def search(self, query: SeasonQuery) -> list[pystac.Item]:
+        area = box(*query.bbox)
+        return [it for it, geom in self._items if geom.intersects(area) and query.accepts(it)]
+
+
+class StacApi:
+    """Any STAC API (and Planetary Computer's, with a signer)."""
+
+    def __init__(
+        self,
+        url: str,
+        collection: str,
+        *,
+        headers: dict[str, str] | None = None,
+        retries: int = 5,
+        signer: Signer | None = None,
+        timeout: float = 60.0,
+    ):
+        self.url = url
+        self.collection = collection
+        self.headers = dict(headers or {})
+        self.retries = retries
+        self.signer = signer
+        self.timeout = timeout
+        self.key = f"stac-api:{url}:{collection}"
+
+    @cached_property
+    def client(self):
+        from pystac_client import Client
+        from pystac_client.stac_api_io import StacApiIO
+
+        io = StacApiIO(
+            headers=self.headers, max_retries=http_retry(self.retries), timeout=self.timeout
+        )
+        try:
+            return Client.open(self.url, stac_io=io)
+        except Exception as exc:
+            raise SourceError(
+                f"cannot open STAC API {self.url}: {exc}; check source.catalog"
+            ) from exc
+
+    def search(self, query: SeasonQuery) -> list[pystac.Item]:
+        try:
+            search = self.client.search(
+                collections=[self.collection],
+                bbox=query.bbox,
+                datetime=query.datetime_range,
+                query={"eo:cloud_cover": {"lte": query.max_cloud_cover}},
+                method="POST",
+                limit=100,
+            )
+            items = list(search.items())
+        except Exception as exc:
+            raise SourceError(f"STAC search at {self.url} failed: {exc}") from exc
+        return [it for it in items if query.accepts(it)]
+
+
+def planetary_computer_signer() -> Signer:
+    import planetary_computer
+
+    return planetary_computer.sign_url
+
+
+def open_source(cfg: SourceConfig, signer: Signer | None = None) -> ItemSource:
+    """The source a config names; ``signer`` overrides Planetary Computer's (for tests)."""
+    if cfg.kind == "local":
+        return LocalCatalog(Path(cfg.catalog), cfg.collection)
+    if cfg.kind == "stac-api":
+        return StacApi(
+            cfg.catalog, cfg.collection, headers=cfg.headers, retries=cfg.retries, signer=signer
+        )
+    url = cfg.catalog if cfg.catalog.startswith(("http://", "https://")) else PLANETARY_COMPUTER_URL
+    source = StacApi(
+        url, cfg.collection, headers=cfg.headers, retries=cfg.retries,
+        signer=signer or planetary_computer_signer(),
+    )  # fmt: skip
+    source.key = f"planetary-computer:{url}:{cfg.collection}"
+    return source
+
+
+def unique_ids(items: Sequence[pystac.Item]) -> list[pystac.Item]:
+    seen: set[str] = set()
+    out = []
+    for it in items:
+        if it.id not in seen:
+            seen.add(it.id)
+            out.append(it)
+    return out
