@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from monitor.app import AppContext, ensure_demo, setup_logging
-from monitor.errors import MonitorError, NotBuiltYet
+from monitor.errors import MonitorError, NotBuiltYet  # noqa: F401
 
 log = logging.getLogger("monitor")
 pass_app = click.make_pass_decorator(AppContext)
@@ -143,9 +143,23 @@ def sites() -> None:
 )
 @click.option("--name-field", default=None, help="Field with the site name.")
 @pass_app
-def sites_import(app: AppContext, path: Path, layer, id_field, name_field) -> None:
+@click.option("--skip-invalid", is_flag=True, help="Import the good records even if some are bad.")
+def sites_import(app: AppContext, path: Path, layer, id_field, name_field, skip_invalid) -> None:
     """Import or update sites from a vector file or a CSV with lon/lat."""
-    raise NotBuiltYet("sites import")
+    from monitor.sites import import_sites
+    from monitor.store import Store
+
+    cfg = app.config
+    with Store(cfg.store) as store:
+        rep = import_sites(
+            store, path, layer=layer, id_field=id_field or cfg.site_import.id_field,
+            name_field=name_field or cfg.site_import.name_field, skip_invalid=skip_invalid,
+            point_buffer_m=cfg.site_import.point_buffer_m, max_area_km2=cfg.site_import.max_area_km2,
+        )  # fmt: skip
+    click.echo(
+        f"{path}: {rep.added} added, {rep.updated} updated, {len(rep.repaired)} repaired, "
+        f"{len(rep.rejected)} skipped"
+    )
 
 
 @sites.command("list")
@@ -153,7 +167,9 @@ def sites_import(app: AppContext, path: Path, layer, id_field, name_field) -> No
 @pass_app
 def sites_list(app: AppContext, fmt: str) -> None:
     """List the registered sites."""
-    raise NotBuiltYet("sites list")
+    from monitor.history import sites_table
+
+    click.echo(sites_table(app.config, fmt))
 
 
 # -- the annual run -------------------------------------------------------------------------
@@ -164,9 +180,45 @@ def sites_list(app: AppContext, fmt: str) -> None:
 @click.option("--force", is_flag=True, help="Recompute site-years already stored.")
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:port).")
 @pass_app
+@needs_demo
 def run(app: AppContext, year, years, site_ids, force, scheduler) -> None:
     """Update every site's history: composites, FCN, store, change analysis."""
-    raise NotBuiltYet("run")
+    from monitor.run import run as run_all
+
+    cfg = app.config
+    span = _year_span(cfg, year, years)
+    summary = run_all(cfg, years=span, site_ids=site_ids, force=force, scheduler=scheduler,
+                      progress=progress_bar("site-years"))  # fmt: skip
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.statuses.items()))
+    click.echo(
+        f"run {summary.run_id}: {summary.done} site-year(s) done, {summary.skipped} already stored, "
+        f"{len(summary.failed)} failed in {summary.seconds:.0f} s; sites: {counts}"
+    )
+    click.echo(f"log: {summary.log_file}")
+    if summary.failed:
+        for site_id, yr, err in summary.failed:
+            click.echo(f"  failed {site_id} {yr}: {err}", err=True)
+        click.echo("the failed site-years are recorded and the next run retries them", err=True)
+        sys.exit(EXIT_FAILED_SITE_YEARS)
+
+
+def _year_span(cfg, year: int | None, years: str | None) -> range:
+    first, last = cfg.year_range
+    if year is not None and years is not None:
+        raise click.UsageError("give --year or --years, not both")
+    if year is not None:
+        return range(year, year + 1)
+    if years is not None:
+        try:
+            a, b = (int(x) for x in years.split("-"))
+        except ValueError:
+            raise click.BadParameter(
+                f"{years!r} is not A-B (e.g. 2016-2024)", param_hint="--years"
+            ) from None
+        if b < a:
+            raise click.BadParameter(f"{years!r} ends before it starts", param_hint="--years")
+        return range(a, b + 1)
+    return range(first, last + 1)
 
 
 @main.command()
@@ -176,9 +228,30 @@ def run(app: AppContext, year, years, site_ids, force, scheduler) -> None:
     "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output COG."
 )
 @pass_app
+@needs_demo
 def composite(app: AppContext, site_id: str, year: int, out: Path) -> None:
     """Write one site-year composite as a 12-band COG."""
-    raise NotBuiltYet("composite")
+    from monitor.composite import write_cog
+    from monitor.run import get_composite
+    from monitor.sites import sync_config_sites
+    from monitor.store import Store
+
+    cfg = app.config
+    with Store(cfg.store) as store:
+        sync_config_sites(store, cfg)
+        site = store.sites([site_id])[0]
+    comp, _ = get_composite(cfg, site.site_id, site.geometry, year, threads=cfg.compute.threads)
+    if not comp.items_used:
+        raise MonitorError(
+            f"no usable scene for site {site_id} in {year}; check the years and season months"
+        )
+    write_cog(comp, out)
+    click.echo(
+        f"{out}: {comp.shape[1]}x{comp.shape[0]} px at 10 m, {comp.crs}, {len(comp.items_used)} scene(s) used, "
+        f"{len(comp.items_skipped)} skipped"
+    )
+    for item_id, reason in comp.items_skipped:
+        click.echo(f"  skipped {item_id}: {reason}", err=True)
 
 
 @main.command()
@@ -188,7 +261,11 @@ def composite(app: AppContext, site_id: str, year: int, out: Path) -> None:
 @pass_app
 def history(app: AppContext, site_id, all_sites, fmt) -> None:
     """A site's yearly history (or every site's with --all)."""
-    raise NotBuiltYet("history")
+    from monitor.history import show_history
+
+    if bool(site_id) == bool(all_sites):
+        raise click.UsageError("give a SITE_ID or --all")
+    click.echo(show_history(app.config, None if all_sites else site_id, fmt))
 
 
 @main.command()
@@ -197,7 +274,9 @@ def history(app: AppContext, site_id, all_sites, fmt) -> None:
 @pass_app
 def status(app: AppContext, candidates: bool, fmt: str) -> None:
     """Every site's current status and events."""
-    raise NotBuiltYet("status")
+    from monitor.history import show_status
+
+    click.echo(show_status(app.config, fmt, candidates))
 
 
 @main.command()
@@ -216,10 +295,28 @@ def report(app: AppContext, out, site_ids) -> None:
 @click.option("--year", type=int, required=True, help="Year of the composites the labels describe.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output model [default: models/model.keras].")  # fmt: skip
+@click.option(
+    "--epochs", type=click.IntRange(1, 1000), default=60, show_default=True, help="Training epochs."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @pass_app
-def train(app: AppContext, labels, year, out) -> None:
+@needs_demo
+def train(app: AppContext, labels, year, out, epochs, seed) -> None:
     """Train the FCN on labelled polygons or points."""
-    raise NotBuiltYet("train")
+    from monitor.train import train_model
+
+    cfg = app.config
+    out = out or cfg.base / "models" / "model.keras"
+    model = train_model(
+        cfg, labels, year, out, epochs=epochs, seed=seed, progress=progress_bar("composites")
+    )
+    m = model.meta.metrics
+    click.echo(f"model {model.version} written to {out} (metadata {out.with_suffix('.json')})")
+    if m:
+        click.echo(
+            "validation (held-out fifth of every tile): "
+            + ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float))
+        )
 
 
 @main.command()

@@ -18,6 +18,7 @@ def setup_logging(verbosity: int) -> None:
     """-q: warnings only; default: info; -v: debug and tracebacks."""
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
     handler.setFormatter(
         logging.Formatter(
             "%(message)s" if verbosity <= 0 else "%(asctime)s %(name)s %(levelname)s %(message)s"
@@ -26,7 +27,8 @@ def setup_logging(verbosity: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
-    logging.getLogger("monitor").setLevel(level)
+    # the logger passes INFO on so that a run's log file gets it whatever the terminal shows
+    logging.getLogger("monitor").setLevel(min(level, logging.INFO))
 
 
 @dataclass

@@ -1,0 +1,72 @@
+"""Labelled polygons or points (mine / background) for training and evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import rasterio.features
+from affine import Affine
+from pyproj import CRS
+
+from monitor.errors import MonitorError
+
+__all__ = ["read_labels", "rasterize_labels", "LABEL_IGNORE"]
+
+LABEL_IGNORE = 255
+_MINE = {"mine", "mines", "mining", "1", "true", "yes"}
+_BACKGROUND = {"background", "non-mine", "nonmine", "not mine", "other", "0", "false", "no"}
+
+
+def read_labels(path: Path, point_buffer_m: float = 30.0) -> gpd.GeoDataFrame:
+    """Read a labels file into EPSG:4326 polygons with an integer ``cls`` (1 mine, 0 background)."""
+    path = Path(path)
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:
+        raise MonitorError(
+            f"{path}: cannot read labels ({exc}); give a GeoPackage, GeoJSON or Shapefile"
+        ) from None
+    if gdf.crs is None:
+        raise MonitorError(f"{path}: no CRS; set one (e.g. EPSG:4326) before training")
+    column = next((c for c in gdf.columns if c.lower() in ("label", "class")), None)
+    if column is None:
+        raise MonitorError(f"{path}: no `label` column; add one with values mine / background")
+    cls = []
+    for idx, value in gdf[column].items():
+        v = str(value).strip().lower()
+        if v in _MINE:
+            cls.append(1)
+        elif v in _BACKGROUND:
+            cls.append(0)
+        else:
+            raise MonitorError(
+                f"{path}: record {idx} has label {value!r}; use `mine` or `background`"
+            )
+    gdf = gdf.assign(cls=np.array(cls, np.uint8))
+    gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()]
+    if gdf.empty:
+        raise MonitorError(f"{path}: no labelled geometries")
+    points = gdf.geom_type.isin(["Point", "MultiPoint"])
+    if points.any():
+        utm = gdf.estimate_utm_crs()
+        buffered = gdf[points].to_crs(utm).buffer(point_buffer_m).to_crs(gdf.crs)
+        gdf.loc[points, "geometry"] = buffered
+    gdf = gdf.to_crs(4326)
+    gdf["geometry"] = gdf.geometry.make_valid()
+    return gdf[["cls", "geometry"]]
+
+
+def rasterize_labels(
+    labels: gpd.GeoDataFrame, shape: tuple[int, int], transform: Affine, crs: str
+) -> np.ndarray:
+    """uint8 raster: 1 mine, 0 background, 255 unlabelled; mine wins where labels overlap."""
+    out = np.full(shape, LABEL_IGNORE, np.uint8)
+    local = labels.to_crs(CRS.from_user_input(crs))
+    for value in (0, 1):
+        geoms = [g for g in local.geometry[local.cls == value] if g is not None and not g.is_empty]
+        if geoms:
+            burnt = rasterio.features.geometry_mask(geoms, shape, transform, invert=True)
+            out[burnt] = value
+    return out
