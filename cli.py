@@ -325,9 +325,13 @@ def train(app: AppContext, labels, year, out, epochs, seed) -> None:
 @click.option("--year", type=int, required=True, help="Year to evaluate.")
 @output_format("table", "json")
 @pass_app
+@needs_demo
 def evaluate(app: AppContext, reference, year, fmt) -> None:
     """Accuracy of the model (and the index baseline) against reference data."""
-    raise NotBuiltYet("evaluate")
+    from monitor.evaluate import evaluate as run_evaluation
+    from monitor.evaluate import format_evaluation
+
+    click.echo(format_evaluation(run_evaluation(app.config, reference, year), fmt))
 
 
 if __name__ == "__main__":

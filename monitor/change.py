@@ -350,18 +350,28 @@ def analyse(
 
 
 def _stable_since(years: np.ndarray, area: np.ndarray, tol: float, max_rate: float) -> int | None:
-    """First year of the longest trailing run whose areas stay within ``tol`` of their median
-    and whose fitted rate of change stays below ``max_rate`` (slow steady growth is not stagnation)."""
-    since = None
+    """First year of the longest trailing run of areas within ``tol`` of their median, whose
+    fitted change across the run stays under ``tol`` (slow steady growth is not stagnation);
+    leading years that sit off the plateau (the last step of growth) are trimmed."""
+    since_idx = None
     for i in range(len(area) - 1, -1, -1):
-        window = area[i:]
+        window, yrs = area[i:], years[i:].astype(float)
         med = float(np.median(window))
         if med <= 0 or np.max(np.abs(window - med)) > tol * med:
             break
-        if len(window) >= 2 and abs(np.polyfit(years[i:].astype(float), window, 1)[0]) >= max_rate:
+        if len(window) >= 3:
+            slope = float(np.polyfit(yrs, window, 1)[0])
+            if abs(slope) >= max_rate and abs(slope) * (yrs[-1] - yrs[0]) >= 0.75 * tol * med:
+                break
+        since_idx = i
+    if since_idx is None:
+        return None
+    while since_idx < len(area) - 3:
+        rest = float(np.median(area[since_idx + 1 :]))
+        if abs(area[since_idx] - rest) <= tol * rest / 2:
             break
-        since = int(years[i])
-    return since
+        since_idx += 1
+    return int(years[since_idx])
 
 
 def _ndvi_change(ndvi: dict[int, float], start: int, end: int) -> float | None:

@@ -1,0 +1,132 @@
+"""`monitor evaluate`: the model (and an index baseline) against reference masks or polygons.
+
+Reference GeoTIFF: 1 = mine, 0 = background, anything else (nodata, 255) = not assessed; the
+composite covers the raster's extent. Reference polygons: labelled `mine` / `background` as for
+`monitor train`; only labelled pixels count. Pixels without a clear observation are left out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from pyproj import Transformer
+from rasterio.warp import Resampling, reproject
+from shapely.geometry import box
+from shapely.ops import transform as shp_transform
+
+from monitor.classify import detect, ndvi
+from monitor.composite import CompositeCache, CompositeParams, build_composite
+from monitor.config import Config
+from monitor.errors import MonitorError
+from monitor.labels import LABEL_IGNORE, rasterize_labels, read_labels
+from monitor.metrics import confusion, scores
+from monitor.model import load_model
+from monitor.source import open_source
+
+__all__ = ["Evaluation", "evaluate", "baseline_mask", "format_evaluation"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Accuracy of the model and of the baseline on one reference."""
+
+    year: int
+    model_version: str
+    model: dict
+    baseline: dict
+
+    def as_json(self) -> dict:
+        return {
+            "year": self.year,
+            "model_version": self.model_version,
+            **self.model,
+            "baseline": self.baseline,
+        }
+
+
+def baseline_mask(reflectance: np.ndarray) -> np.ndarray:
+    """Index rule after seed 001's indices: bare (NDVI < 0.2), not water (MNDWI < 0), not a
+    chlorophyll-rich surface (NDCI < 0.05), and BAI above that of bright soil — i.e. dark or
+    mixed bare ground. A per-pixel rule with no context, as a floor for the FCN."""
+    r = np.nan_to_num(reflectance)
+    nd = np.nan_to_num(ndvi(reflectance))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mndwi = np.nan_to_num((r[2] - r[10]) / (r[2] + r[10]))
+        ndci = np.nan_to_num((r[4] - r[3]) / (r[4] + r[3]))
+        bai = np.nan_to_num(1.0 / ((0.1 - r[3]) ** 2 + (0.06 - r[7]) ** 2))
+    return (nd < 0.2) & (mndwi < 0) & (ndci < 0.05) & (bai > 8.0)
+
+
+def _figures(pred: np.ndarray, ref: np.ndarray, pixel_ha: float) -> dict:
+    c = confusion(pred, ref)
+    return {
+        **scores(c),
+        "confusion": c,
+        "area_km2": {k: round(v * pixel_ha / 100, 4) for k, v in c.items()},
+    }
+
+
+def evaluate(cfg: Config, reference: Path, year: int) -> Evaluation:
+    reference = Path(reference)
+    model = load_model(cfg.model)
+    source = open_source(cfg.source)
+    is_raster = reference.suffix.lower() in (".tif", ".tiff", ".vrt")
+    if is_raster:
+        with rasterio.open(reference) as src:
+            to_ll = Transformer.from_crs(src.crs, 4326, always_xy=True)
+            area = shp_transform(to_ll.transform, box(*src.bounds))
+    else:
+        labels = read_labels(reference)
+        area = box(*labels.total_bounds)
+    params = CompositeParams.from_config(cfg)
+    params = CompositeParams(params.months, params.max_cloud_cover, 0.0)
+    key = params.key(source.key, area.wkb)
+    cache = CompositeCache(cfg.cache_dir)
+    comp = cache.get("evaluate", year, key)
+    if comp is None:
+        comp = build_composite(source, "evaluate", area, year, params, threads=cfg.compute.threads)
+        cache.put(comp, key)
+    if not comp.items_used:
+        raise MonitorError(f"no imagery over {reference} in {year}; check the year and the source")
+    if is_raster:
+        ref = np.full(comp.shape, LABEL_IGNORE, np.uint8)
+        with rasterio.open(reference) as src:
+            reproject(rasterio.band(src, 1), ref, dst_transform=comp.transform, dst_crs=comp.crs,
+                      dst_nodata=LABEL_IGNORE, resampling=Resampling.nearest)  # fmt: skip
+    else:
+        ref = rasterize_labels(labels, comp.shape, comp.transform, comp.crs)
+    det = detect(comp, model, threshold=cfg.detection.threshold,
+                 min_mapping_unit_ha=cfg.detection.min_mapping_unit_ha,
+                 min_clear=cfg.composite.min_clear_observations)  # fmt: skip
+    keep = (ref <= 1) & det.valid
+    if not keep.any():
+        raise MonitorError(f"{reference}: no assessed pixel has clear imagery in {year}")
+    truth = ref[keep] == 1
+    return Evaluation(
+        year=year,
+        model_version=model.version,
+        model=_figures(det.mask[keep], truth, comp.pixel_area_ha),
+        baseline=_figures(baseline_mask(comp.reflectance)[keep], truth, comp.pixel_area_ha),
+    )
+
+
+def format_evaluation(ev: Evaluation, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(ev.as_json(), indent=1)
+    rows = [("overall accuracy", "overall_accuracy"), ("kappa", "kappa"),
+            ("producer's accuracy (mine)", "producers_accuracy"), ("user's accuracy (mine)", "users_accuracy")]  # fmt: skip
+    lines = [f"year {ev.year}, model {ev.model_version}", f"{'':<28} {'FCN':>9} {'baseline':>9}"]
+    for label, key in rows:
+        lines.append(f"{label:<28} {ev.model[key]:>9.4f} {ev.baseline[key]:>9.4f}")
+    for k in ("tp", "fp", "fn", "tn"):
+        lines.append(
+            f"{k + ' (km²)':<28} {ev.model['area_km2'][k]:>9.3f} {ev.baseline['area_km2'][k]:>9.3f}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,152 @@
+"""Change analysis on synthetic series with known answers, and its properties."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.change import YearPoint, analyse, rank_candidates, sparkline
+from monitor.config import ChangeConfig
+
+CFG = ChangeConfig()
+YEARS = list(range(2016, 2026))
+
+
+def series(areas, ndvi=None):
+    ndvi = ndvi or [None] * len(areas)
+    return [
+        YearPoint(y, a, n, 0.45 if n is not None else None)
+        for y, a, n in zip(YEARS, areas, ndvi, strict=False)
+    ]
+
+
+def run(areas, ndvi=None):
+    return analyse("X", "x", series(areas, ndvi), CFG, YEARS[len(areas) - 1])
+
+
+def test_never_detected_is_none():
+    s = run([0.0] * 10)
+    assert s.status == "none" and s.opened_year is None and s.events == ()
+
+
+def test_single_noisy_year_is_not_a_mine():
+    s = run([0, 0, 0, 4.0, 0, 0, 0, 0, 0, 0])
+    assert s.status == "none"
+
+
+def test_opening_in_the_last_two_years():
+    s = run([0] * 8 + [6.0, 9.0])
+    assert s.status == "opening" and s.opened_year == 2024
+    assert s.events[0].flag == "opening"
+    s = run([0] * 9 + [7.0])
+    assert s.status == "opening" and s.opened_year == 2025
+
+
+def test_steady_expansion_with_its_years():
+    s = run([0, 0, 8, 11, 14, 17, 20, 23, 26, 29])
+    assert s.status == "expansion"
+    assert s.opened_year == 2018
+    exp = next(e for e in s.events if e.flag == "expansion")
+    assert exp.end == 2025 and exp.start in (2018, 2019)
+    assert any(e.flag == "opening" and e.start == 2018 for e in s.events)
+
+
+def test_stagnation_dates_the_freeze():
+    s = run([15, 18, 21, 24, 27, 27, 27.5, 26.8, 27.2, 27])
+    assert s.status == "stagnation"
+    assert s.stagnant_since == 2020
+    assert not s.restoration_candidate
+
+
+def test_lost_detection_is_likely_abandonment():
+    s = run([20, 24, 27, 27, 26, 12, 0.2, 0, 0, 0])
+    assert s.status == "likely_abandonment"
+    assert s.abandoned_since == 2022
+    assert s.last_detected_year == 2021
+    assert s.restoration_candidate
+
+
+def test_shrinking_footprint_with_greening_is_abandonment():
+    areas = [20, 24, 28, 28, 27, 22, 16, 11, 8, 6]
+    ndvi = [0.10, 0.10, 0.10, 0.10, 0.11, 0.16, 0.22, 0.27, 0.31, 0.34]
+    s = run(areas, ndvi)
+    assert s.status == "likely_abandonment"
+    assert s.abandoned_since in (2019, 2020, 2021)
+
+
+def test_stagnant_footprint_revegetating_is_abandonment():
+    areas = [20, 24, 28, 28, 28, 28, 28, 27.5, 27.8, 27.6]
+    ndvi = [0.10, 0.10, 0.10, 0.10, 0.11, 0.11, 0.15, 0.20, 0.24, 0.27]
+    s = run(areas, ndvi)
+    assert s.status == "likely_abandonment"
+    assert s.stagnant_since == 2018
+    assert {e.flag for e in s.events} >= {"stagnation", "likely_abandonment"}
+
+
+def test_gaps_are_not_losses():
+    s = run([20, 24, 27, None, None, 30, 33, None, 39, 42])
+    assert s.status == "expansion"
+    s = run([20, 24, 27, 27, 27, 27, 27, None, None, None])
+    assert s.status == "stagnation"
+
+
+def test_restoration_candidates_are_ranked_with_reasons():
+    a = analyse("A", "a", series([20, 24, 27, 27, 26, 12, 0, 0, 0, 0]), CFG, 2025)
+    b = analyse("B", "b", series([5, 6, 7, 7, 7, 7, 7, 7, 3, 0]), CFG, 2025)
+    c = analyse("C", "c", series([0] * 10), CFG, 2025)
+    ranked = {s.site_id: s for s in rank_candidates([a, b, c])}
+    assert ranked["A"].rank == 1 and ranked["C"].rank is None
+    assert any("since last activity" in r for r in ranked["A"].reasons)
+
+
+def test_status_json_has_the_contract_keys():
+    s = run([0, 0, 8, 11, 14, 17, 20, 23, 26, 29]).as_json()
+    assert set(s) == {"site_id", "name", "status", "opened_year", "stagnant_since", "abandoned_since",
+                      "last_detected_year", "latest_area_ha", "restoration_candidate", "confidence", "events"}  # fmt: skip
+    assert 0 <= s["confidence"] <= 1
+    assert all(set(e) == {"flag", "from", "to"} for e in s["events"])
+
+
+def test_sparkline_marks_gaps():
+    assert sparkline([0, None, 5, 10]) == " ·▄█"
+
+
+# -- properties -----------------------------------------------------------------------------
+start = st.integers(0, 4)
+growth = st.floats(1.5, 6.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(start, st.floats(5, 20), growth)
+def test_monotone_growth_is_never_stagnation_or_abandonment(k, a0, rate):
+    areas = [0.0] * k + [a0 + rate * i for i in range(10 - k)]
+    s = run(areas)
+    assert s.status not in ("stagnation", "likely_abandonment", "none")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(3, 6), st.floats(5, 60))
+def test_constant_footprint_for_three_years_is_stagnation(n_flat, level):
+    rising = [level * (0.4 + 0.6 * i / (10 - n_flat)) for i in range(10 - n_flat)]
+    s = run(rising + [level] * n_flat)
+    assert s.status == "stagnation"
+    assert s.stagnant_since <= YEARS[-1] - 2
+
+
+@settings(max_examples=60, deadline=None)
+# noise of +-4% against a 12% tolerance; growth of >= 1.5 ha/yr stays distinguishable from it
+@given(st.floats(10, 60), st.lists(st.floats(-0.04, 0.04), min_size=10, max_size=10))
+def test_noise_within_tolerance_flips_nothing(level, noise):
+    areas = [level * (1 + e) for e in noise]
+    s = run(areas)
+    assert s.status == "stagnation"
+    assert [e.flag for e in s.events] == ["stagnation"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(10, 60), st.sets(st.integers(1, 8), min_size=1, max_size=4))
+def test_gaps_are_never_read_as_losses(level, gap_idx):
+    areas = [None if i in gap_idx else level for i in range(10)]
+    s = run(areas)
+    assert s.status != "likely_abandonment"
+    assert s.abandoned_since is None
