@@ -284,9 +284,15 @@ def status(app: AppContext, candidates: bool, fmt: str) -> None:
               help="Output folder [default: the config's reports].")  # fmt: skip
 @click.option("--site", "site_ids", multiple=True, help="Only this site (repeatable).")
 @pass_app
+@needs_demo
 def report(app: AppContext, out, site_ids) -> None:
     """Write the interactive HTML change reports."""
-    raise NotBuiltYet("report")
+    from monitor.report import write_report
+
+    res = write_report(app.config, out, site_ids, progress=progress_bar("site pages"))
+    click.echo(
+        f"report: {res.index} and {len(res.pages)} site page(s), {res.bytes_total / 1e6:.1f} MB"
+    )
 
 
 @main.command()

@@ -426,7 +426,8 @@ def rank_candidates(statuses: list[SiteStatus]) -> list[SiteStatus]:
             words.append(f"{s.years_since_activity} year(s) since last activity")
         words.append(f"{s.peak_area_ha:.1f} ha disturbed at peak")
         if s.ndvi_deficit is not None:
-            words.append(f"NDVI {s.ndvi_deficit:+.2f} below its surroundings")
+            side = "below" if s.ndvi_deficit >= 0 else "above"
+            words.append(f"NDVI {abs(s.ndvi_deficit):.2f} {side} its surroundings")
         if s.protected_overlap > 0:
             words.append(f"{s.protected_overlap:.0%} inside protected areas")
         scored.append(
