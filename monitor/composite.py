@@ -69,7 +69,7 @@ class CompositeParams:
         )
 
     def key(self, source_key: str, geometry_wkb: bytes) -> str:
-        blob = json.dumps([source_key, list(self.months), self.max_cloud_cover, self.buffer_m, 2])
+        blob = json.dumps([source_key, list(self.months), self.max_cloud_cover, self.buffer_m, 3])
         return hashlib.sha1(blob.encode() + geometry_wkb).hexdigest()[:16]
 
 
@@ -253,6 +253,8 @@ def median_composite(stack: SceneStack, site_id: str, year: int, source_key: str
         clear_any += clear
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels stay NaN
+        if t >= 3:
+            refl, clear_any = _screen_missed_clouds(refl)
         med = np.nanmedian(refl, axis=0) if t else np.full((12, h, w), np.nan, np.float32)
     gb = stack.geobox
     return Composite(
@@ -267,6 +269,34 @@ def median_composite(stack: SceneStack, site_id: str, year: int, source_key: str
         baselines=tuple(str(it.properties.get("s2:processing_baseline", "")) for it in stack.items),
         source_key=source_key,
     )
+
+
+def _screen_missed_clouds(refl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop looks that SCL called clear but that are hazier or darker than the pixel's own
+    other looks: missed cloud edges and cirrus brighten the blue band, missed shadows darken
+    every band. Ground changes within one season rarely do either (phenology moves NIR and
+    SWIR, not blue), so this removes almost only what the mask missed."""
+    blue, nir, swir = refl[:, 1], refl[:, 7], refl[:, 10]
+    n_obs = np.sum(~np.isnan(blue), axis=0)
+    low_blue = np.nanpercentile(blue, 25, axis=0)
+    med_nir, med_swir = np.nanmedian(nir, axis=0), np.nanmedian(swir, axis=0)
+    hazy = blue > low_blue + 0.025
+    shadowed = (nir < 0.75 * med_nir) & (swir < 0.75 * med_swir)
+    drop = (hazy | shadowed) & (n_obs >= 3)[None]
+    # with two looks a median is their mean: keep the clearer one (lower blue) unless it is
+    # the darker one in NIR and SWIR too, which is what a missed shadow looks like
+    two = n_obs == 2
+    if two.any():
+        b = np.where(np.isnan(blue), np.inf, blue)
+        first = np.argmin(b, axis=0)
+        other_blue = np.where(np.isnan(blue), -np.inf, blue).max(axis=0)
+        best_blue = np.take_along_axis(b, first[None], 0)[0]
+        hazier = two & (other_blue > best_blue + 0.01)
+        t_idx = np.arange(refl.shape[0])[:, None, None]
+        drop |= hazier[None] & ~np.isnan(blue) & (t_idx != first[None])
+    refl = refl.copy()
+    refl[np.broadcast_to(drop[:, None], refl.shape)] = np.nan
+    return refl, np.sum(~np.isnan(refl[:, 1]), axis=0).astype(np.uint8)
 
 
 def build_composite(

@@ -1,0 +1,206 @@
+"""Composites against the demo world's truth; faults; a site across a UTM zone boundary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pystac
+import pytest
+import rasterio
+from affine import Affine
+from odc.geo.geobox import GeoBox
+from pyproj import Transformer
+from shapely.geometry import Polygon, box, mapping
+
+from monitor.bands import BANDS
+from monitor.composite import (
+    CompositeCache,
+    CompositeParams,
+    build_composite,
+    load_scenes,
+    median_composite,
+)
+from monitor.demo.spectra import SPECTRA
+from monitor.demo.world import make_world
+from monitor.source import LocalCatalog, SeasonQuery
+
+SEASON = (5, 6, 7, 8, 9)
+
+
+@pytest.fixture(scope="module")
+def world_and_source(tiny_demo):
+    # the same world the tiny demo rendered (conftest: seed 11, 576 px, 2020-2023)
+    world = make_world(seed=11, size=576, first_year=2020, last_year=2023)
+    return world, LocalCatalog(tiny_demo / "catalog.json", "sentinel-2-l2a")
+
+
+def _year(world, source, year):
+    gb = GeoBox(
+        (world.size, world.size),
+        Affine(10, 0, world.origin[0], 0, -10, world.origin[1]),
+        "EPSG:32735",
+    )
+    q = SeasonQuery((-180, -90, 180, 90), year, SEASON, 70.0)
+    items = [it for it in source.search(q) if it.properties["s2:mgrs_tile"] == world.mgrs_tile]
+    comp = median_composite(load_scenes(items, gb), "world", year)
+    # the clear-sky truth of every acquisition date
+    clear_sky = np.stack(
+        [
+            np.tensordot(SPECTRA.T, world.abundances(year, it.datetime.timetuple().tm_yday), axes=1)
+            for it in items
+        ]
+    )
+    return comp, clear_sky, items
+
+
+def test_cloudiest_year_leaves_no_cloud_over_land(world_and_source):
+    world, source = world_and_source
+    year = 2020  # three of its five scenes are 40-50 % cloud
+    comp, clear_sky, items = _year(world, source, year)
+    assert np.mean([it.properties["eo:cloud_cover"] for it in items]) > 25
+    ab = world.abundances(year, 200)
+    land = (ab[5] + ab[6]) < 0.5
+    valid = land & (comp.clear >= 2)
+    # a residual cloud is brighter in blue than the pixel ever is under clear sky that season
+    haze = comp.reflectance[1] - clear_sky[:, 1].max(axis=0) > 0.02
+    assert valid.mean() > 0.6
+    assert haze[valid].mean() < 0.005, f"{haze[valid].mean():.4%} of valid land still cloudy"
+
+
+def test_harmonization_keeps_stable_vegetation_within_two_percent(world_and_source):
+    world, source = world_and_source
+    before, truth_before, items_b = _year(world, source, 2021)
+    after, truth_after, items_a = _year(world, source, 2023)
+    assert all(it.properties["s2:processing_baseline"] < "04.00" for it in items_b)
+    assert all(it.properties["s2:processing_baseline"] >= "04.00" for it in items_a)
+    ab = world.abundances(2021, 200)
+    stable = (world.evergreen > 0.8) & (ab[0] + ab[1] > 0.85) & (world.fields == 0)
+    stable &= (before.clear >= 3) & (after.clear >= 3)
+    assert stable.sum() > 500
+    errors, levels = [], []
+    for b in range(12):
+        seen = np.nanmean(after.reflectance[b][stable]) - np.nanmean(before.reflectance[b][stable])
+        real = (
+            np.median(truth_after[:, b], axis=0)[stable].mean()
+            - np.median(truth_before[:, b], axis=0)[stable].mean()
+        )
+        errors.append(abs(seen - real))
+        levels.append(np.nanmean(before.reflectance[b][stable]))
+    errors, levels = np.array(errors), np.array(levels)
+    # beyond what the land itself did between the years: the spectrum as a whole within 2 %,
+    # and the bright bands that carry vegetation (red edge, NIR, SWIR) each within 2 %.
+    # An unremoved offset would be 1000 DN, i.e. 30-200 %.
+    assert errors.sum() / levels.sum() < 0.02, errors / levels
+    for b in (5, 6, 7, 8, 10):
+        assert errors[b] / levels[b] < 0.02, f"{BANDS[b]}: {errors[b] / levels[b]:.2%}"
+
+
+def _linked_copy(src: Path, dst: Path) -> None:
+    """A catalog copy whose JSON files are copied and whose COGs are links (cheap)."""
+    for path in src.rglob("*"):
+        target = dst / path.relative_to(src)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif path.suffix == ".json":
+            shutil.copyfile(path, target)
+        else:
+            os.symlink(path, target)
+
+
+def test_corrupt_cog_is_skipped_and_recorded(tiny_demo, tmp_path):
+    copy = tmp_path / "cat"
+    _linked_copy(tiny_demo, copy)
+    sites = json.loads((tiny_demo / "sites.geojson").read_text())["features"]
+    from shapely.geometry import shape
+
+    site = shape(sites[6]["geometry"])
+    source = LocalCatalog(copy / "catalog.json", "sentinel-2-l2a")
+    params = CompositeParams(SEASON, 70.0, 100.0)
+    items = source.search(SeasonQuery(site.bounds, 2022, SEASON, 70.0))
+    victim = items[1]
+    href = Path(victim.assets["B04"].href)
+    href.unlink()
+    href.write_bytes(b"II*\x00 this is not a tiff any more" * 10)  # a torn download
+    comp = build_composite(source, "S07", site, 2022, params)
+    assert [i for i, _ in comp.items_skipped] == [victim.id]
+    assert len(comp.items_used) == len(items) - 1
+    assert np.isfinite(comp.reflectance).mean() > 0.9
+    cache = CompositeCache(tmp_path / "cache")
+    cache.put(comp, "k")
+    back = cache.get("S07", 2022, "k")
+    assert back.items_skipped == comp.items_skipped and back.items_used == comp.items_used
+    np.testing.assert_allclose(back.reflectance, comp.reflectance, atol=1e-4)
+
+
+# -- a site across the 30° E boundary between UTM zones 35 and 36 -------------------------------
+def _field(lon: np.ndarray, lat: np.ndarray, band: int) -> np.ndarray:
+    """A smooth surface defined in lon/lat, so any seam between zones would show."""
+    return 0.1 + 0.02 * band + 0.05 * np.sin((lon - 29.9) * 60) + 0.03 * np.cos((lat + 26.2) * 80)
+
+
+def _zone_item(root: Path, epsg: int, lon_range, lat_range, when: dt.datetime) -> pystac.Item:
+    to_utm = Transformer.from_crs(4326, epsg, always_xy=True)
+    to_ll = Transformer.from_crs(epsg, 4326, always_xy=True)
+    xs, ys = to_utm.transform([lon_range[0], lon_range[1], lon_range[0], lon_range[1]],
+                              [lat_range[0], lat_range[0], lat_range[1], lat_range[1]])  # fmt: skip
+    x0, x1 = np.floor(min(xs) / 60) * 60, np.ceil(max(xs) / 60) * 60
+    y0, y1 = np.floor(min(ys) / 60) * 60, np.ceil(max(ys) / 60) * 60
+    item_id = f"S2A_MSIL2A_{when:%Y%m%d}T080609_R064_T{epsg % 100}JZZ_{when:%Y%m%d}T120000"
+    folder = root / item_id
+    folder.mkdir(parents=True)
+    item = pystac.Item(item_id, mapping(box(*lon_range[:1], lat_range[0], lon_range[1], lat_range[1])),
+                       [lon_range[0], lat_range[0], lon_range[1], lat_range[1]], when,
+                       {"s2:processing_baseline": "05.10", "eo:cloud_cover": 0.0, "proj:epsg": epsg})  # fmt: skip
+    for band in (*BANDS, "SCL"):
+        res = 20 if band == "SCL" else 10
+        w, h = int((x1 - x0) / res), int((y1 - y0) / res)
+        cols, rows = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+        lon, lat = to_ll.transform(x0 + cols * res, y1 - rows * res)
+        if band == "SCL":
+            data = np.full((h, w), 4, np.uint8)
+        else:
+            data = (np.round(_field(lon, lat, BANDS.index(band)) * 10000) + 1000).astype(np.uint16)
+        path = folder / f"{band}.tif"
+        with rasterio.open(path, "w", driver="COG", width=w, height=h, count=1, dtype=data.dtype, nodata=0,
+                           crs=f"EPSG:{epsg}", transform=Affine(res, 0, x0, 0, -res, y1)) as dst:  # fmt: skip
+            dst.write(data, 1)
+        item.add_asset(band, pystac.Asset(str(path), media_type=pystac.MediaType.COG,
+                                          extra_fields={"proj:shape": [h, w],
+                                                        "proj:transform": [res, 0, x0, 0, -res, y1]}))  # fmt: skip
+    return item
+
+
+def test_site_across_a_utm_zone_boundary_has_no_seam(tmp_path):
+    when = dt.datetime(2022, 6, 10, 8, 6, 9, tzinfo=dt.UTC)
+    cat = pystac.Catalog("zones", "two UTM zones")
+    coll = pystac.Collection("sentinel-2-l2a", "test", pystac.Extent(
+        pystac.SpatialExtent([[29.9, -26.3, 30.1, -26.1]]), pystac.TemporalExtent([[when, when]])))  # fmt: skip
+    cat.add_child(coll)
+    # real tiles overlap across zones; each item here spills a little over 30° E
+    coll.add_item(_zone_item(tmp_path / "items", 32735, (29.97, 30.01), (-26.23, -26.17), when))
+    coll.add_item(_zone_item(tmp_path / "items", 32736, (29.99, 30.03), (-26.23, -26.17), when))
+    cat.normalize_hrefs(str(tmp_path / "stac"))
+    cat.save(pystac.CatalogType.SELF_CONTAINED)
+    site = Polygon([(29.992, -26.21), (30.008, -26.21), (30.008, -26.19), (29.992, -26.19)])
+    source = LocalCatalog(tmp_path / "stac" / "catalog.json", "sentinel-2-l2a")
+    comp = build_composite(source, "Z", site, 2022, CompositeParams((6,), 70.0, 200.0))
+    assert comp.crs == "EPSG:32735" or comp.crs == "EPSG:32736"
+    assert len(comp.items_used) == 2
+    refl = comp.reflectance
+    assert np.isfinite(refl).all(), "no gap along the zone boundary"
+    h, w = comp.shape
+    cols, rows = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+    x, y = comp.transform * (cols, rows)
+    lon, lat = Transformer.from_crs(comp.crs, 4326, always_xy=True).transform(x, y)
+    for b in (1, 7, 10):
+        err = np.abs(refl[b] - _field(lon, lat, b))
+        assert err.max() < 0.006, f"band {BANDS[b]}: seam or shift of {err.max():.4f}"
+    # and the columns either side of 30° E continue each other
+    col = np.argmin(np.abs(lon[h // 2] - 30.0))
+    steps = np.abs(np.diff(refl[7], axis=1))
+    assert steps[:, col - 1 : col + 1].max() <= steps.max()
