@@ -168,6 +168,7 @@ def _item_dict(world: World, acq: Acquisition, rendered) -> dict:
         "constellation": "Sentinel 2",
         "s2:granule_id": f"{sat}_OPER_MSI_L2A_TL_ESRI_{proc:%Y%m%dT%H%M%S}_N{baseline}",
         "s2:datatake_id": f"G{sat}_{acq.date:%Y%m%d}T080609_N{baseline}",
+        "s2:datastrip_id": f"{sat}_OPER_MSI_L2A_DS_ESRI_{proc:%Y%m%dT%H%M%S}_S{acq.date:%Y%m%d}T080610_N{baseline}",
         "s2:product_uri": f"{sat}_MSIL2A_{acq.date:%Y%m%d}T080609_N{baseline.replace('.', '')}"
         f"_R{acq.relative_orbit:03d}_T{world.mgrs_tile}_{proc:%Y%m%dT%H%M%S}.SAFE",
         "s2:product_type": "S2MSI2A",
