@@ -302,7 +302,11 @@ def report(app: AppContext, out, site_ids) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output model [default: models/model.keras].")  # fmt: skip
 @click.option(
-    "--epochs", type=click.IntRange(1, 1000), default=60, show_default=True, help="Training epochs."
+    "--epochs",
+    type=click.IntRange(1, 1000),
+    default=150,
+    show_default=True,
+    help="Training epochs.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @pass_app

@@ -78,8 +78,42 @@ def protected_overlap(cfg: Config, sites) -> dict[str, float]:
     }
 
 
+def _status_basis(cfg: Config, store: Store, last: int) -> str:
+    pa = cfg.protected_areas
+    pa_stamp = f"{pa}:{pa.stat().st_mtime_ns}" if pa is not None and pa.exists() else str(pa)
+    return json.dumps([store.generation(), repr(cfg.change), last, pa_stamp, 1])
+
+
+def _to_payload(s: SiteStatus) -> str:
+    import dataclasses
+
+    return json.dumps(dataclasses.asdict(s))
+
+
+def _from_payload(text: str) -> SiteStatus:
+    from monitor.change import Event
+
+    d = json.loads(text)
+    d["events"] = tuple(Event(**e) for e in d["events"])
+    d["series"] = tuple(YearPoint(**p) for p in d["series"])
+    d["reasons"] = tuple(d["reasons"])
+    return SiteStatus(**d)
+
+
 def site_statuses(cfg: Config, store: Store, *, last_year: int | None = None) -> list[SiteStatus]:
-    """Analyse every site of the store (ranked candidates numbered)."""
+    """Every site's analysis (ranked candidates numbered). Cached in the store and recomputed
+    only when the history, the change settings or the protected areas changed."""
+    last = last_year if last_year is not None else cfg.year_range[1]
+    basis = _status_basis(cfg, store, last)
+    cached = store.cached_statuses(basis)
+    if cached is not None:
+        return [_from_payload(p) for p in cached]
+    out = _analyse_all(cfg, store, last)
+    store.cache_statuses(basis, [(s.site_id, _to_payload(s)) for s in out])
+    return out
+
+
+def _analyse_all(cfg: Config, store: Store, last: int) -> list[SiteStatus]:
     import dataclasses
 
     by_site: dict[str, list[SiteYear]] = defaultdict(list)
@@ -87,7 +121,6 @@ def site_statuses(cfg: Config, store: Store, *, last_year: int | None = None) ->
         by_site[r.site_id].append(r)
     sites = store.sites()
     overlap = protected_overlap(cfg, sites)
-    last = last_year if last_year is not None else cfg.year_range[1]
     out = []
     for s in sites:
         st = analyse(s.site_id, s.name, _points(by_site.get(s.site_id, [])), cfg.change, last)

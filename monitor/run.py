@@ -148,12 +148,23 @@ def _worker_model(path: str | None) -> MineModel:
     return _MODELS[path]
 
 
+_SOURCES: dict[str, object] = {}
+
+
+def _worker_source(cfg: Config):
+    """One source per process: a local catalog is read once, an API client opened once."""
+    key = repr(cfg.source)
+    if key not in _SOURCES:
+        _SOURCES[key] = open_source(cfg.source)
+    return _SOURCES[key]
+
+
 def get_composite(
     cfg: Config, site_id: str, geometry, year: int, source=None, threads: int = 1
 ) -> tuple[Composite, str]:
     """The site-year composite from the cache, or built and cached."""
     params = CompositeParams.from_config(cfg)
-    source = source or open_source(cfg.source)
+    source = source or _worker_source(cfg)
     key = params.key(source.key, shapely.to_wkb(geometry))
     cache = CompositeCache(cfg.cache_dir)
     comp = cache.get(site_id, year, key)
@@ -312,6 +323,7 @@ def refresh_footprint_ndvi(cfg: Config, store: Store, site: SiteRecord) -> None:
         c.executemany(
             "UPDATE site_years SET ndvi=?, ndvi_surroundings=? WHERE site_id=? AND year=?", updates
         )
+        store.bump(c)
 
 
 def run(

@@ -144,6 +144,7 @@ CREATE TABLE IF NOT EXISTS runs (
   fid INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT, finished_at TEXT, outcome TEXT,
   done INTEGER, skipped INTEGER, failed INTEGER, model_version TEXT, arguments TEXT, pid INTEGER);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS site_status (site_id TEXT PRIMARY KEY, payload TEXT);
 """
 
 _WGS84 = (
@@ -205,8 +206,12 @@ class Store:
                     f"{self.path} has schema version {version}, this tool writes {SCHEMA_VERSION}; "
                     "point `store` at a new file or upgrade the tool"
                 )
+            # a derived cache, not history: safe to add to a store written before it existed
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS site_status (site_id TEXT PRIMARY KEY, payload TEXT)"
+            )
             return
-        if tables - {"sqlite_sequence"} and "gpkg_contents" not in tables:
+        if tables - {"sqlite_sequence"} and "gpkg_contents" not in tables and "meta" not in tables:
             raise StoreError(
                 f"{self.path} is an SQLite file but not a mine monitor store; choose another path"
             )
@@ -273,12 +278,18 @@ class Store:
                     )
                     added += 1
             self._update_extent(c, "sites")
+            self.bump(c)
         return added, updated
 
     def sites(self, ids: Iterable[str] | None = None) -> list[SiteRecord]:
-        rows = self.conn.execute(
-            "SELECT site_id, name, geom, source_file FROM sites ORDER BY site_id"
-        ).fetchall()
+        ids = list(dict.fromkeys(ids)) if ids else None
+        sql = "SELECT site_id, name, geom, source_file FROM sites"
+        if ids and len(ids) < 500:
+            rows = self.conn.execute(
+                f"{sql} WHERE site_id IN ({','.join('?' * len(ids))})", ids
+            ).fetchall()
+        else:
+            rows = self.conn.execute(f"{sql} ORDER BY site_id").fetchall()
         out = [SiteRecord(r[0], r[1] or r[0], geometry_from_blob(r[2]), r[3] or "") for r in rows]
         if ids:
             wanted = list(dict.fromkeys(ids))
@@ -320,6 +331,29 @@ class Store:
                     ),
                 )
             c.execute("DELETE FROM failures WHERE site_id=? AND year=?", (row.site_id, row.year))
+            self.bump(c)
+
+    @staticmethod
+    def bump(c: sqlite3.Connection) -> None:
+        """Count a change of the history, so cached analyses know they are stale."""
+        c.execute(
+            "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE "
+            "SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+        )
+
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    def cached_statuses(self, basis: str) -> list[str] | None:
+        if self.get_meta("status_basis") != basis:
+            return None
+        return [r[0] for r in self.conn.execute("SELECT payload FROM site_status ORDER BY site_id")]
+
+    def cache_statuses(self, basis: str, payloads: list[tuple[str, str]]) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM site_status")
+            c.executemany("INSERT INTO site_status VALUES (?, ?)", payloads)
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('status_basis', ?)", (basis,))
 
     def site_years(self, site_id: str | None = None) -> list[SiteYear]:
         sql = (

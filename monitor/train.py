@@ -174,7 +174,7 @@ def train_model(
     year: int,
     out: Path,
     *,
-    epochs: int = 40,
+    epochs: int = 150,
     patches_per_epoch: int = 384,
     batch_size: int = 16,
     seed: int = 0,

@@ -150,3 +150,33 @@ def test_gaps_are_never_read_as_losses(level, gap_idx):
     s = run(areas)
     assert s.status != "likely_abandonment"
     assert s.abandoned_since is None
+
+
+def test_closed_form_statistics_match_statsmodels():
+    import numpy as np
+    import statsmodels.api as sm
+
+    from monitor.change import _break, _ols
+
+    rng = np.random.default_rng(3)
+    years = np.arange(2016, 2026)
+    for _ in range(20):
+        area = (
+            10
+            + rng.uniform(0, 4) * np.minimum(years - 2016, rng.integers(3, 9))
+            + rng.normal(0, 1.5, 10)
+        )
+        fit = sm.OLS(area, sm.add_constant(years - years.mean())).fit()
+        slope, p, ssr = _ols(years, area)
+        assert (
+            abs(slope - fit.params[1]) < 1e-9
+            and abs(p - fit.pvalues[1]) < 1e-9
+            and abs(ssr - fit.ssr) < 1e-6
+        )
+        b, _, _, p_brk = _break(years, area)
+        t = years.astype(float)
+        hinge = sm.OLS(
+            area, np.column_stack([np.ones(10), np.minimum(t - b, 0), np.maximum(t - b, 0)])
+        ).fit()
+        _, p_sm, _ = hinge.compare_f_test(fit)
+        assert abs(p_brk - p_sm) < 1e-9

@@ -1,0 +1,99 @@
+"""The FCN: free input size, masks, metadata, the shipped model, and `monitor train` itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monitor.classify import mask_from_probability
+from monitor.errors import ModelError
+from monitor.metrics import confusion, scores
+from monitor.model import SHIPPED_MODEL, build_fcn, load_model, metadata_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_fcn_takes_any_size_and_returns_probabilities_at_10m():
+    net = build_fcn(12)
+    for h, w in ((64, 64), (52, 100)):
+        out = net(np.zeros((1, h, w, 12), np.float32)).numpy()
+        assert out.shape == (1, h, w, 1) and 0 <= out.min() <= out.max() <= 1
+
+
+def test_shipped_model_and_its_metadata():
+    model = load_model(None)
+    meta = json.loads(metadata_path(SHIPPED_MODEL).read_text())
+    assert meta["bands"] == [
+        "B01",
+        "B02",
+        "B03",
+        "B04",
+        "B05",
+        "B06",
+        "B07",
+        "B08",
+        "B8A",
+        "B09",
+        "B11",
+        "B12",
+    ]
+    assert meta["training"]["simulated_imagery"] is True
+    assert meta["metrics"]["kappa"] > 0.85
+    prob = model.predict(
+        np.full((12, 37, 45), 0.1, np.float32)
+    )  # odd sizes are padded, not refused
+    assert prob.shape == (37, 45)
+    with pytest.raises(ModelError, match="not found"):
+        load_model(Path("/nonexistent/model.keras"))
+
+
+def test_minimum_mapping_unit_and_nodata():
+    prob = np.zeros((40, 40), np.float32)
+    prob[2:4, 2:4] = 0.9  # 4 px = 0.04 ha: dropped
+    prob[10:30, 10:30] = 0.9  # 400 px = 4 ha: kept
+    valid = np.ones_like(prob, bool)
+    valid[25:30, 10:30] = False  # no clear look: never mine
+    mask = mask_from_probability(prob, valid, 0.5, min_pixels=50)
+    assert not mask[2:4, 2:4].any() and mask[10:25, 10:30].all() and not mask[25:30].any()
+
+
+def test_kappa_matches_the_textbook():
+    pred = np.array([1] * 45 + [0] * 5 + [1] * 10 + [0] * 40, bool)
+    ref = np.array([1] * 50 + [0] * 50, bool)
+    s = scores(confusion(pred, ref))
+    assert s["overall_accuracy"] == 0.85 and abs(s["kappa"] - 0.7) < 1e-9
+    assert abs(s["producers_accuracy"] - 0.9) < 1e-9 and abs(s["users_accuracy"] - 45 / 55) < 1e-5
+
+
+def test_monitor_train_on_points_writes_model_and_metadata(tiny_config, tiny_demo, tmp_path):
+    import geopandas as gpd
+
+    labels = gpd.read_file(tiny_demo / "training/labels.geojson")
+    utm = labels.estimate_utm_crs()
+    # points sampled inside the polygons: the command must take points too
+    pts = labels.to_crs(utm).sample_points(6, rng=0).explode().to_crs(4326)
+    points = gpd.GeoDataFrame(
+        {"label": labels.loc[pts.index, "label"].values}, geometry=pts.values, crs=4326
+    )
+    path = tmp_path / "points.gpkg"
+    points.to_file(path)
+    out = tmp_path / "m.keras"
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--config", str(tiny_config), "train",
+                           "--labels", str(path), "--year", "2021", "--out", str(out), "--epochs", "2"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "validation" in proc.stdout and out.exists()
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["training"]["year"] == 2021 and meta["training"]["labelled_pixels"]["mine"] > 0
+    assert load_model(out).version == meta["version"]
+    bad = tmp_path / "bad.geojson"
+    bad.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"label": "quarry?"}, "geometry": {"type": "Point", "coordinates": [29, -26]}}]}))  # fmt: skip
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--config", str(tiny_config), "train",
+                           "--labels", str(bad), "--year", "2021"], capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 1 and "record 0 has label 'quarry?'" in proc.stderr
