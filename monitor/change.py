@@ -32,6 +32,8 @@ from monitor.config import ChangeConfig
 
 __all__ = ["YearPoint", "Event", "SiteStatus", "analyse", "STATUSES", "sparkline"]
 
+#: Bump when the analysis changes: statuses cached in stores are then recomputed.
+ANALYSIS_VERSION = 2
 STATUSES = ("none", "opening", "active", "expansion", "stagnation", "likely_abandonment")
 
 
@@ -239,7 +241,23 @@ def analyse(
     ndvi = {p.year: p.ndvi for p in valid if p.ndvi is not None}
     ndvi_rise = _ndvi_change(ndvi, opened_year, last_detected if lost else int(years[-1]))
 
-    if lost and len(lost_years) >= k:
+    # a loss in the final year alone is only *possible*; it counts when the footprint was
+    # already shrinking or greening before it (GLAD-style possible -> likely with evidence)
+    peak_ndvi = min((v for y, v in ndvi.items() if y <= last_detected), default=None)
+    late_green = ndvi.get(int(years[-1]))
+    early_loss = (
+        lost
+        and len(lost_years) < k
+        and (
+            area[last_idx] < (1 - cfg.tolerance) * peak
+            or (
+                peak_ndvi is not None
+                and late_green is not None
+                and late_green - peak_ndvi >= cfg.ndvi_recovery
+            )
+        )
+    )
+    if lost and (len(lost_years) >= k or early_loss):
         abandoned_since = int(lost_years[0])
         conf = min(0.95, 0.55 + 0.15 * len(lost_years))
         why = (
@@ -250,7 +268,7 @@ def analyse(
         status = "likely_abandonment"
     else:
         seg = slice(first_idx, last_idx + 1)
-        sy, sa = years[seg], area[seg]
+        sy, sa = _without_outlier(years[seg], area[seg], cfg.tolerance)
         slope, p, _ = _ols(sy, sa)
         brk, s_before, s_after, p_brk = _break(sy, sa)
         stable_from = _stable_since(sy, sa, cfg.tolerance, cfg.min_expansion_ha_per_year)
@@ -316,6 +334,10 @@ def analyse(
                 )
         if status == "active":
             grow_slope, grow_p = (t_slope, t_p) if len(trailing[0]) >= 3 else (slope, p)
+            if (grow_p >= 0.05 or grow_slope < cfg.min_expansion_ha_per_year) and len(sy) >= 5:
+                # slow growth shows over the whole segment before it does over four years
+                if p < 0.05 and slope >= cfg.min_expansion_ha_per_year and t_slope >= slope / 2:
+                    grow_slope, grow_p = slope, p
             if len(sy) >= 2 and grow_slope >= cfg.min_expansion_ha_per_year and grow_p < 0.05:
                 start = (
                     int(brk)
@@ -359,6 +381,26 @@ def analyse(
         years_since_activity=years_since, ndvi_recovery=ndvi_rise,
         ndvi_deficit=_deficit(valid), **base,
     )  # fmt: skip
+
+
+def _without_outlier(
+    years: np.ndarray, area: np.ndarray, tol: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop the one year (not the last) that sits far off a line through the others, so a
+    single noisy year flips nothing (AMW's k-of-n spirit applied to areas)."""
+    n = len(area)
+    if n < 5:
+        return years, area
+    t = years.astype(float)
+    coef = np.polyfit(t, area, 1)
+    resid = area - np.polyval(coef, t)
+    i = int(np.argmax(np.abs(resid[:-1])))
+    others = np.delete(resid, i)
+    spread = 1.4826 * np.median(np.abs(others - np.median(others))) + 1e-9
+    if abs(resid[i]) > max(3 * spread, 2 * tol * max(float(np.median(area)), 1e-9)):
+        keep = np.arange(n) != i
+        return years[keep], area[keep]
+    return years, area
 
 
 def _stable_since(years: np.ndarray, area: np.ndarray, tol: float, max_rate: float) -> int | None:

@@ -81,7 +81,9 @@ def protected_overlap(cfg: Config, sites) -> dict[str, float]:
 def _status_basis(cfg: Config, store: Store, last: int) -> str:
     pa = cfg.protected_areas
     pa_stamp = f"{pa}:{pa.stat().st_mtime_ns}" if pa is not None and pa.exists() else str(pa)
-    return json.dumps([store.generation(), repr(cfg.change), last, pa_stamp, 1])
+    from monitor.change import ANALYSIS_VERSION
+
+    return json.dumps([store.generation(), repr(cfg.change), last, pa_stamp, ANALYSIS_VERSION])
 
 
 def _to_payload(s: SiteStatus) -> str:

@@ -162,3 +162,33 @@ def test_report_in_a_real_browser(ran):
     # plotly.js is written once beside the pages, not into each
     assert (reports / "assets/plotly.min.js").stat().st_size > 1_000_000
     assert (reports / "sites/S07.html").stat().st_size < 200_000
+
+
+def test_sites_commands_and_protected_areas(ran, tmp_path):
+    listing = monitor(ran, "sites", "list", "--format", "csv").stdout.splitlines()
+    assert listing[0] == "site_id,name,area_ha,lon,lat,source_file" and len(listing) == 15
+    extra = tmp_path / "extra.csv"
+    extra.write_text("site_id,name,lon,lat\nP1,Point site,29.05,-26.2\n")
+    out = monitor(ran, "sites", "import", str(extra)).stdout
+    assert "1 added" in out
+    assert "P1" in monitor(ran, "sites", "list").stdout
+    # a protected area over one candidate raises its overlap and says so in the reasons
+    status = json.loads(monitor(ran, "status", "--candidates", "--format", "json").stdout)
+    if status:
+        import geopandas as gpd
+        from shapely.geometry import shape
+
+        sites = {f["properties"]["site_id"]: shape(f["geometry"]) for f in
+                 json.loads(Path(ran.read_text().split("sites: ")[1].split("\n")[0]).read_text())["features"]}  # fmt: skip
+        target = status[-1]["site_id"]
+        pa = tmp_path / "pa.geojson"
+        gpd.GeoDataFrame(
+            {"name": ["reserve"]}, geometry=[sites[target].buffer(0.001)], crs=4326
+        ).to_file(pa)
+        cfg = tmp_path / "pa.yaml"
+        cfg.write_text(ran.read_text().replace("store: store.gpkg", f"store: {ran.parent / 'store.gpkg'}")
+                       .replace("reports: reports", f"reports: {tmp_path / 'r'}")
+                       .replace("cache: cache", f"cache: {ran.parent / 'cache'}") + f"protected_areas: {pa}\n")  # fmt: skip
+        ranked = json.loads(monitor(cfg, "status", "--candidates", "--format", "json").stdout)
+        mine = next(s for s in ranked if s["site_id"] == target)
+        assert "inside protected areas" in mine["reasons"]
