@@ -336,7 +336,9 @@ def analyse(
             grow_slope, grow_p = (t_slope, t_p) if len(trailing[0]) >= 3 else (slope, p)
             # slow growth shows over the whole segment before it does over four years
             trailing_weak = grow_p >= 0.05 or grow_slope < cfg.min_expansion_ha_per_year
-            whole_strong = p < 0.05 and slope >= cfg.min_expansion_ha_per_year and t_slope >= slope / 2
+            whole_strong = (
+                p < 0.05 and slope >= cfg.min_expansion_ha_per_year and t_slope >= slope / 2
+            )
             if trailing_weak and whole_strong and len(sy) >= 5:
                 grow_slope, grow_p = slope, p
             if len(sy) >= 2 and grow_slope >= cfg.min_expansion_ha_per_year and grow_p < 0.05:
