@@ -33,7 +33,7 @@ from monitor.config import ChangeConfig
 __all__ = ["YearPoint", "Event", "SiteStatus", "analyse", "STATUSES", "sparkline"]
 
 #: Bump when the analysis changes: statuses cached in stores are then recomputed.
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 4
 STATUSES = ("none", "opening", "active", "expansion", "stagnation", "likely_abandonment")
 
 
@@ -275,7 +275,10 @@ def analyse(
         stable_len = 0 if stable_from is None else int((sy >= stable_from).sum())
         trailing = sy[-min(len(sy), 4) :], sa[-min(len(sa), 4) :]
         t_slope, t_p, _ = _ols(*trailing)
-        if stable_len >= cfg.stagnation_years:
+        # a steady line through the whole segment, with no significant break, is growth
+        # that merely looks flat over its last few noisy years
+        steady_growth = p < 0.05 and slope >= cfg.min_expansion_ha_per_year and p_brk >= 0.05
+        if stable_len >= cfg.stagnation_years and not steady_growth:
             stagnant_since = int(stable_from)
             conf = min(0.95, 0.5 + 0.1 * stable_len)
             why = f"no growth since {stagnant_since} ({sa[-1]:.1f} ha, within ±{cfg.tolerance:.0%})"
@@ -414,12 +417,18 @@ def _stable_since(years: np.ndarray, area: np.ndarray, tol: float, max_rate: flo
     for i in range(len(area) - 1, -1, -1):
         window, yrs = area[i:], years[i:].astype(float)
         med = float(np.median(window))
-        if med <= 0 or np.max(np.abs(window - med)) > tol * med:
-            break
+        off = np.abs(window - med) > tol * med
+        # one noisy year inside a run of four or more (never the newest, nor the first)
+        # is forgiven: a single year flips nothing
+        # (a window that starts on the noisy year may still be valid once extended past it)
+        allowed = 1 if len(window) >= 4 and not off[-1] and not off[0] else 0
+        if med <= 0 or off.sum() > allowed:
+            continue
+        window, yrs = window[~off], yrs[~off]
         if len(window) >= 3:
             slope = float(np.polyfit(yrs, window, 1)[0])
             if abs(slope) >= max_rate and abs(slope) * (yrs[-1] - yrs[0]) >= 0.75 * tol * med:
-                break
+                continue
         since_idx = i
     if since_idx is None:
         return None
