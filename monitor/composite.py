@@ -13,7 +13,6 @@ import logging
 import math
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,13 +192,13 @@ def load_scenes(
         except Exception as exc:  # any read failure: skip the scene, keep the year
             return it, _short(exc)
 
-    with ThreadPoolExecutor(max(1, threads)) as pool:
-        for it, err in pool.map(probe, items):
-            if err is None:
-                good.append(it)
-            else:
-                log.warning("skipped scene %s: %s", it.id, err)
-                skipped.append((it.id, err))
+    # one at a time: this is the rare path, and warning filters are process-global
+    for it, err in map(probe, items):
+        if err is None:
+            good.append(it)
+        else:
+            log.warning("skipped scene %s: %s", it.id, err)
+            skipped.append((it.id, err))
     ds = _load_with_resign(good, geobox, signer, threads) if good else None
     return _stack(ds, good, geobox, skipped)
 
