@@ -32,7 +32,7 @@ def png_bytes(img: np.ndarray, scale: int = 1) -> bytes:
     _, h, w = img.shape
     with warnings.catch_warnings(), MemoryFile() as mem:
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with mem.open(driver="PNG", width=w, height=h, count=3, dtype="uint8") as dst:
+        with mem.open(driver="PNG", width=w, height=h, count=3, dtype="uint8", ZLEVEL=1) as dst:
             dst.write(img)
         return bytes(mem.read())
 

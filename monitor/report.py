@@ -59,7 +59,11 @@ def _badge(status: str) -> str:
 
 
 def _fig_html(fig: go.Figure, div_id: str) -> str:
-    fig.update_layout(template="plotly_white", margin=dict(l=50, r=20, t=40, b=40), height=340)
+    # plain layout keys instead of a template: applying "plotly_white" cost ~45 ms a figure
+    fig.update_layout(
+        template="none", margin=dict(l=50, r=20, t=40, b=40), height=340, font=dict(family="sans-serif"),
+        xaxis=dict(gridcolor="#eee"), yaxis=dict(gridcolor="#eee"),
+    )  # fmt: skip
     return pio.to_html(
         fig, include_plotlyjs=False, full_html=False, div_id=div_id, config=_PLOT_CONFIG
     )
