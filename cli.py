@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from monitor.app import AppContext, ensure_demo, setup_logging
-from monitor.errors import MonitorError, NotBuiltYet  # noqa: F401
+from monitor.errors import MonitorError
 
 log = logging.getLogger("monitor")
 pass_app = click.make_pass_decorator(AppContext)

@@ -40,6 +40,7 @@ __all__ = [
     "median_composite",
     "build_composite",
     "CompositeCache",
+    "cached_composite",
     "write_cog",
 ]
 
@@ -418,3 +419,22 @@ class CompositeCache:
                 dst.set_band_description(i, name)
         tmp.replace(path)  # atomic: a killed run never leaves a torn cache file
         return path
+
+
+def cached_composite(
+    source: ItemSource,
+    cache: CompositeCache,
+    site_id: str,
+    geometry: shapely_base.BaseGeometry,
+    year: int,
+    params: CompositeParams,
+    *,
+    threads: int = 2,
+) -> tuple[Composite, str]:
+    """The composite from the cache, or built from imagery and cached; and its cache key."""
+    key = params.key(source.key, geometry.wkb)
+    comp = cache.get(site_id, year, key)
+    if comp is None:
+        comp = build_composite(source, site_id, geometry, year, params, threads=threads)
+        cache.put(comp, key)
+    return comp, key

@@ -12,7 +12,6 @@ __all__ = [
     "SourceError",
     "StoreError",
     "ModelError",
-    "NotBuiltYet",
     "LockedError",
 ]
 
@@ -43,13 +42,3 @@ class ModelError(MonitorError):
 
 class LockedError(MonitorError):
     """Another run holds the store's lock."""
-
-
-class NotBuiltYet(MonitorError):
-    """A command of the contract whose implementation has not landed yet."""
-
-    def __init__(self, command: str):
-        super().__init__(
-            f"`monitor {command}` is not built yet in this version; "
-            "see the open issues for when it lands"
-        )

@@ -20,7 +20,7 @@ from shapely.geometry import box
 from shapely.ops import transform as shp_transform
 
 from monitor.classify import detect, ndvi
-from monitor.composite import CompositeCache, CompositeParams, build_composite
+from monitor.composite import CompositeCache, CompositeParams, cached_composite
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.labels import LABEL_IGNORE, rasterize_labels, read_labels
@@ -87,12 +87,15 @@ def evaluate(cfg: Config, reference: Path, year: int) -> Evaluation:
         area = box(*labels.total_bounds)
     params = CompositeParams.from_config(cfg)
     params = CompositeParams(params.months, params.max_cloud_cover, 0.0)
-    key = params.key(source.key, area.wkb)
-    cache = CompositeCache(cfg.cache_dir)
-    comp = cache.get("evaluate", year, key)
-    if comp is None:
-        comp = build_composite(source, "evaluate", area, year, params, threads=cfg.compute.threads)
-        cache.put(comp, key)
+    comp, _ = cached_composite(
+        source,
+        CompositeCache(cfg.cache_dir),
+        "evaluate",
+        area,
+        year,
+        params,
+        threads=cfg.compute.threads,
+    )
     if not comp.items_used:
         raise MonitorError(f"no imagery over {reference} in {year}; check the year and the source")
     if is_raster:

@@ -29,7 +29,7 @@ from shapely.geometry import shape
 from shapely.ops import transform as shp_transform
 
 from monitor.classify import detect, ndvi
-from monitor.composite import Composite, CompositeCache, CompositeParams, build_composite
+from monitor.composite import Composite, CompositeCache, CompositeParams, cached_composite
 from monitor.config import Config
 from monitor.errors import LockedError, MonitorError
 from monitor.model import MineModel, load_model
@@ -163,15 +163,10 @@ def get_composite(
     cfg: Config, site_id: str, geometry, year: int, source=None, threads: int = 1
 ) -> tuple[Composite, str]:
     """The site-year composite from the cache, or built and cached."""
-    params = CompositeParams.from_config(cfg)
-    source = source or _worker_source(cfg)
-    key = params.key(source.key, shapely.to_wkb(geometry))
-    cache = CompositeCache(cfg.cache_dir)
-    comp = cache.get(site_id, year, key)
-    if comp is None:
-        comp = build_composite(source, site_id, geometry, year, params, threads=threads)
-        cache.put(comp, key)
-    return comp, key
+    return cached_composite(
+        source or _worker_source(cfg), CompositeCache(cfg.cache_dir), site_id, geometry, year,
+        CompositeParams.from_config(cfg), threads=threads,
+    )  # fmt: skip
 
 
 def site_mask(geometry, comp: Composite) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 from shapely.geometry import box
 
 from monitor.bands import BANDS
-from monitor.composite import CompositeCache, CompositeParams, build_composite
+from monitor.composite import CompositeCache, CompositeParams, cached_composite
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.labels import LABEL_IGNORE, rasterize_labels, read_labels
@@ -64,11 +64,9 @@ def collect_tiles(cfg: Config, labels_path: Path, year: int, progress=None) -> l
         ]
         area = box(*members.total_bounds)
         tile_id = f"train_{i}_{j}"
-        key = params.key(source.key, area.wkb)
-        comp = cache.get(tile_id, year, key)
-        if comp is None:
-            comp = build_composite(source, tile_id, area, year, params, threads=cfg.compute.threads)
-            cache.put(comp, key)
+        comp, _ = cached_composite(
+            source, cache, tile_id, area, year, params, threads=cfg.compute.threads
+        )
         if progress:
             progress(k, len(keys))
         if not comp.items_used:

@@ -139,17 +139,14 @@ def _write_item(args: tuple[str, Acquisition, str]) -> dict:
 def _item_dict(world: World, acq: Acquisition, rendered) -> dict:
     t = Transformer.from_crs(world.epsg, 4326, always_xy=True)
     x0, y0 = world.origin
-    ys, xs = np.nonzero(rendered.valid[:: world.size // 8 or 1, :: world.size // 8 or 1])
     # footprint: the valid part of the world, a quadrilateral like real tile footprints
     n = world.size
-    cols = np.nonzero(rendered.valid.any(axis=0))[0]
     top_right = int(np.nonzero(rendered.valid[0])[0].max()) + 1
     bottom_right = int(np.nonzero(rendered.valid[-1])[0].max()) + 1
     ring = [
         (x0, y0), (x0 + top_right * 10, y0), (x0 + bottom_right * 10, y0 - n * 10),
         (x0, y0 - n * 10), (x0, y0),
     ]  # fmt: skip
-    del ys, xs, cols
     lonlat = shp_transform(lambda x, y: t.transform(x, y), Polygon(ring))
     proc = dt.datetime.combine(acq.date + dt.timedelta(days=2), dt.time(11, 24, 40))
     sat = "S2A" if acq.platform.endswith("A") else "S2B"

@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from monitor.bands import BAND_RESOLUTION, BANDS, HARMONIZE_OFFSET
 from monitor.demo.spectra import CLOUD, SPECTRA, index_of
@@ -200,7 +199,3 @@ def sun_angles(d: dt.date) -> tuple[float, float]:
     """Rough solar zenith/azimuth at 08:00 UTC, 26° S: enough for plausible metadata."""
     decl = 23.44 * math.sin(2 * math.pi * (d.timetuple().tm_yday - 81) / 365)
     return round(26.0 + decl + 20.0, 4), round(40.0 + 0.2 * decl, 4)
-
-
-def dilate(mask: np.ndarray, r: int) -> np.ndarray:
-    return ndimage.binary_dilation(mask, iterations=r)
