@@ -27,6 +27,8 @@ def setup_logging(verbosity: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+    # odc-stac logs every failed read at ERROR; we retry, skip and report those ourselves
+    logging.getLogger("odc").setLevel(logging.DEBUG if verbosity > 0 else logging.CRITICAL)
     # the logger passes INFO on so that a run's log file gets it whatever the terminal shows
     logging.getLogger("monitor").setLevel(min(level, logging.INFO))
 
