@@ -61,8 +61,6 @@ class SiteYearTask:
     """Year."""
     config_path: str
     """Config file (workers load the same config)."""
-    cache_key: str
-    """Composite cache key."""
     params_key: str
     """Hash of everything that changes the row."""
     model_path: str | None
@@ -251,7 +249,6 @@ def plan(cfg: Config, store: Store, sites: list[SiteRecord], years: range, model
     source = open_source(cfg.source)
     pkey = params_key(cfg)
     done = store.done_keys()
-    comp_params = CompositeParams.from_config(cfg)
     tasks, skipped = [], 0
     for site in sites:
         wkb = shapely.to_wkb(site.geometry)
@@ -259,8 +256,7 @@ def plan(cfg: Config, store: Store, sites: list[SiteRecord], years: range, model
             if not force and done.get((site.site_id, year)) == (model_version, source.key, pkey):
                 skipped += 1
                 continue
-            tasks.append(SiteYearTask(site.site_id, wkb, year, str(cfg.path), comp_params.key(source.key, wkb),
-                                      pkey, model_path))  # fmt: skip
+            tasks.append(SiteYearTask(site.site_id, wkb, year, str(cfg.path), pkey, model_path))
     return tasks, skipped
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CONTRACT_BANDS
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -73,20 +75,7 @@ def test_composite_command_writes_a_12_band_cog(ran, tmp_path):
     monitor(ran, "composite", "S07", "2022", "--out", str(out))
     with rasterio.open(out) as src:
         assert src.count == 12 and src.dtypes[0] == "uint16" and src.nodata == 0
-        assert src.descriptions == (
-            "B01",
-            "B02",
-            "B03",
-            "B04",
-            "B05",
-            "B06",
-            "B07",
-            "B08",
-            "B8A",
-            "B09",
-            "B11",
-            "B12",
-        )
+        assert src.descriptions == CONTRACT_BANDS
         assert src.crs.to_epsg() == 32735 and src.res == (10.0, 10.0)
         assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
     bad = monitor(ran, "composite", "NOPE", "2022", "--out", str(out), check=False)

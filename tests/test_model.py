@@ -14,6 +14,7 @@ from monitor.classify import mask_from_probability
 from monitor.errors import ModelError
 from monitor.metrics import confusion, scores
 from monitor.model import SHIPPED_MODEL, build_fcn, load_model, metadata_path
+from tests.conftest import CONTRACT_BANDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,20 +29,7 @@ def test_fcn_takes_any_size_and_returns_probabilities_at_10m():
 def test_shipped_model_and_its_metadata():
     model = load_model(None)
     meta = json.loads(metadata_path(SHIPPED_MODEL).read_text())
-    assert meta["bands"] == [
-        "B01",
-        "B02",
-        "B03",
-        "B04",
-        "B05",
-        "B06",
-        "B07",
-        "B08",
-        "B8A",
-        "B09",
-        "B11",
-        "B12",
-    ]
+    assert meta["bands"] == list(CONTRACT_BANDS)
     assert meta["training"]["simulated_imagery"] is True
     assert meta["metrics"]["kappa"] > 0.85
     prob = model.predict(

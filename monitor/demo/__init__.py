@@ -404,7 +404,7 @@ def build_demo(
             done.append(rec)
             if progress:
                 progress(k, len(jobs))
-    items = json.loads(json.dumps(done))
+    items = done
 
     main = make_world(**specs["main"])
     training = make_world(**specs["training"])

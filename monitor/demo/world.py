@@ -8,7 +8,6 @@ Everything is drawn from one seed, so two seeds give two different worlds.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import math
 import zlib
 from dataclasses import dataclass, field
@@ -535,7 +534,3 @@ _NAMES = [
     "Rietspruit", "Kleinkopje", "Blesbok", "Boschmanskrans", "Doornhoek", "Haasfontein",
     "Klipfontein", "Steenkoolspruit", "Wolwekrans", "Bankfontein",
 ]  # fmt: skip
-
-
-def date_doy(d: dt.date) -> int:
-    return d.timetuple().tm_yday
