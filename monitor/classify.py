@@ -56,10 +56,13 @@ def detect(
     composite: Composite,
     model: MineModel,
     *,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     min_mapping_unit_ha: float = 0.5,
     min_clear: int = 2,
 ) -> Detection:
+    """The FCN over a composite, thresholded (None: the model's own threshold, chosen on
+    held-out data), small patches dropped, pixels without enough clear looks never mine."""
+    threshold = model.threshold if threshold is None else threshold
     valid = composite.clear >= min_clear
     prob = model.predict(composite.reflectance)
     prob = np.where(composite.clear > 0, prob, np.nan).astype(np.float32)

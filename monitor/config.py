@@ -82,8 +82,9 @@ class CompositeConfig:
 
 @dataclass(frozen=True)
 class DetectionConfig:
-    threshold: float = 0.5
-    """Mine probability above which a pixel is mine."""
+    threshold: float | None = None
+    """Mine probability above which a pixel is mine; null: the model's own (chosen on held-out
+    data by `monitor train` and stored in its metadata)."""
     min_mapping_unit_ha: float = 0.5
     """Connected mine patches smaller than this are dropped (seed 000 used 41 ha)."""
 
@@ -270,7 +271,7 @@ def _validate(cfg: Config) -> None:
     first, last = cfg.year_range
     if first < 2015 or last < first:
         raise ConfigError(f"config `years` gives an empty range {first}-{last}")
-    if not 0 < cfg.detection.threshold < 1:
+    if cfg.detection.threshold is not None and not 0 < cfg.detection.threshold < 1:
         raise ConfigError("config key `detection.threshold` must be between 0 and 1")
 
 

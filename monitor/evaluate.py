@@ -19,7 +19,8 @@ from rasterio.warp import Resampling, reproject
 from shapely.geometry import box
 from shapely.ops import transform as shp_transform
 
-from monitor.classify import detect, ndvi
+from monitor.baseline import load_baseline
+from monitor.classify import detect, mask_from_probability, ndvi
 from monitor.composite import CompositeCache, CompositeParams, cached_composite
 from monitor.config import Config
 from monitor.errors import MonitorError
@@ -35,12 +36,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Accuracy of the model and of the baseline on one reference."""
+    """Accuracy of the model and of the baselines on one reference."""
 
     year: int
+    """Year evaluated."""
     model_version: str
+    """The FCN's version."""
     model: dict
+    """The FCN's figures."""
     baseline: dict
+    """The learned per-pixel baseline's figures (the index rule's when the model has none)."""
+    baseline_kind: str
+    """Which baseline `baseline` is: lightgbm or index_rule."""
+    index_baseline: dict
+    """The index rule's figures."""
 
     def as_json(self) -> dict:
         return {
@@ -48,6 +57,8 @@ class Evaluation:
             "model_version": self.model_version,
             **self.model,
             "baseline": self.baseline,
+            "baseline_kind": self.baseline_kind,
+            "index_baseline": self.index_baseline,
         }
 
 
@@ -86,7 +97,6 @@ def evaluate(cfg: Config, reference: Path, year: int) -> Evaluation:
         labels = read_labels(reference)
         area = box(*labels.total_bounds)
     params = CompositeParams.from_config(cfg)
-    params = CompositeParams(params.months, params.max_cloud_cover, 0.0)
     comp, _ = cached_composite(
         source,
         CompositeCache(cfg.cache_dir),
@@ -105,31 +115,46 @@ def evaluate(cfg: Config, reference: Path, year: int) -> Evaluation:
                       dst_nodata=LABEL_IGNORE, resampling=Resampling.nearest)  # fmt: skip
     else:
         ref = rasterize_labels(labels, comp.shape, comp.transform, comp.crs)
-    det = detect(comp, model, threshold=cfg.detection.threshold,
-                 min_mapping_unit_ha=cfg.detection.min_mapping_unit_ha,
+    mmu = cfg.detection.min_mapping_unit_ha
+    det = detect(comp, model, threshold=cfg.detection.threshold, min_mapping_unit_ha=mmu,
                  min_clear=cfg.composite.min_clear_observations)  # fmt: skip
     keep = (ref <= 1) & det.valid
     if not keep.any():
         raise MonitorError(f"{reference}: no assessed pixel has clear imagery in {year}")
     truth = ref[keep] == 1
+    min_pixels = int(np.ceil(mmu / comp.pixel_area_ha))
+    index_rule = _figures(baseline_mask(comp.reflectance)[keep], truth, comp.pixel_area_ha)
+    learned = load_baseline(model.path, model.meta.baseline)
+    if learned is not None:
+        base = mask_from_probability(learned.predict(comp.reflectance), det.valid,
+                                     learned.threshold, min_pixels)  # fmt: skip
+        baseline = _figures(base[keep], truth, comp.pixel_area_ha)
     return Evaluation(
         year=year,
         model_version=model.version,
         model=_figures(det.mask[keep], truth, comp.pixel_area_ha),
-        baseline=_figures(baseline_mask(comp.reflectance)[keep], truth, comp.pixel_area_ha),
+        baseline=baseline if learned is not None else index_rule,
+        baseline_kind="lightgbm" if learned is not None else "index_rule",
+        index_baseline=index_rule,
     )
 
 
 def format_evaluation(ev: Evaluation, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(ev.as_json(), indent=1)
-    rows = [("overall accuracy", "overall_accuracy"), ("kappa", "kappa"),
-            ("producer's accuracy (mine)", "producers_accuracy"), ("user's accuracy (mine)", "users_accuracy")]  # fmt: skip
-    lines = [f"year {ev.year}, model {ev.model_version}", f"{'':<28} {'FCN':>9} {'baseline':>9}"]
+    rows = [
+        ("overall accuracy", "overall_accuracy"),
+        ("kappa", "kappa"),
+        ("producer's accuracy (mine)", "producers_accuracy"),
+        ("user's accuracy (mine)", "users_accuracy"),
+    ]
+    cols = [("FCN", ev.model), (ev.baseline_kind, ev.baseline)]
+    if ev.baseline_kind != "index_rule":
+        cols.append(("index_rule", ev.index_baseline))
+    lines = [f"year {ev.year}, model {ev.model_version}",
+             f"{'':<28}" + "".join(f" {name:>11}" for name, _ in cols)]  # fmt: skip
     for label, key in rows:
-        lines.append(f"{label:<28} {ev.model[key]:>9.4f} {ev.baseline[key]:>9.4f}")
+        lines.append(f"{label:<28}" + "".join(f" {fig[key]:>11.4f}" for _, fig in cols))
     for k in ("tp", "fp", "fn", "tn"):
-        lines.append(
-            f"{k + ' (km²)':<28} {ev.model['area_km2'][k]:>9.3f} {ev.baseline['area_km2'][k]:>9.3f}"
-        )
+        lines.append(f"{k + ' (km²)':<28}" + "".join(f" {fig['area_km2'][k]:>11.3f}" for _, fig in cols))
     return "\n".join(lines)

@@ -6,21 +6,26 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import rasterio.features
 from affine import Affine
 from pyproj import CRS
 
 from monitor.errors import MonitorError
 
-__all__ = ["read_labels", "rasterize_labels", "LABEL_IGNORE"]
+__all__ = ["read_labels", "rasterize_labels", "rasterize_kinds", "LABEL_IGNORE", "KIND_FIELDS"]
 
 LABEL_IGNORE = 255
 _MINE = {"mine", "mines", "mining", "1", "true", "yes"}
 _BACKGROUND = {"background", "non-mine", "nonmine", "not mine", "other", "0", "false", "no"}
+#: Optional fields naming what a background polygon is (sand bar, town, clear-cut ...):
+#: training draws patches from every kind, so rare look-alikes are not drowned out.
+KIND_FIELDS = ("kind", "type", "subclass", "category", "landcover")
 
 
 def read_labels(path: Path, point_buffer_m: float = 30.0) -> gpd.GeoDataFrame:
-    """Read a labels file into EPSG:4326 polygons with an integer ``cls`` (1 mine, 0 background)."""
+    """Read a labels file into EPSG:4326 polygons with an integer ``cls`` (1 mine, 0
+    background) and a ``kind`` (the file's kind field, else "mine" / "background")."""
     path = Path(path)
     try:
         gdf = gpd.read_file(path)
@@ -44,7 +49,12 @@ def read_labels(path: Path, point_buffer_m: float = 30.0) -> gpd.GeoDataFrame:
             raise MonitorError(
                 f"{path}: record {idx} has label {value!r}; use `mine` or `background`"
             )
-    gdf = gdf.assign(cls=np.array(cls, np.uint8))
+    kind_field = next((c for c in gdf.columns if c.lower() in KIND_FIELDS and c != column), None)
+    kind = np.where(np.array(cls) == 1, "mine", "background").astype(object)
+    if kind_field:
+        named = gdf[kind_field].map(lambda v: "" if pd.isna(v) else str(v).strip().lower())
+        kind = np.where(named.to_numpy() != "", named.to_numpy(), kind).astype(object)
+    gdf = gdf.assign(cls=np.array(cls, np.uint8), kind=kind)
     gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()]
     if gdf.empty:
         raise MonitorError(f"{path}: no labelled geometries")
@@ -55,7 +65,7 @@ def read_labels(path: Path, point_buffer_m: float = 30.0) -> gpd.GeoDataFrame:
         gdf.loc[points, "geometry"] = buffered
     gdf = gdf.to_crs(4326)
     gdf["geometry"] = gdf.geometry.make_valid()
-    return gdf[["cls", "geometry"]]
+    return gdf[["cls", "kind", "geometry"]]
 
 
 def rasterize_labels(
@@ -69,4 +79,21 @@ def rasterize_labels(
         if geoms:
             burnt = rasterio.features.geometry_mask(geoms, shape, transform, invert=True)
             out[burnt] = value
+    return out
+
+
+def rasterize_kinds(
+    labels: gpd.GeoDataFrame, kinds: list[str], shape: tuple[int, int], transform: Affine, crs: str
+) -> np.ndarray:
+    """uint8 raster of each labelled pixel's kind (index into ``kinds``), 255 unlabelled."""
+    out = np.full(shape, LABEL_IGNORE, np.uint8)
+    local = labels.to_crs(CRS.from_user_input(crs))
+    order = sorted(range(len(local)), key=lambda i: int(local.cls.iloc[i]))  # mine drawn last
+    shapes = [
+        (local.geometry.iloc[i], kinds.index(local.kind.iloc[i]))
+        for i in order
+        if local.geometry.iloc[i] is not None and not local.geometry.iloc[i].is_empty
+    ]
+    if shapes:
+        rasterio.features.rasterize(shapes, out_shape=shape, transform=transform, out=out)
     return out

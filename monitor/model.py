@@ -1,10 +1,17 @@
 """The FCN: architecture, metadata that travels with it, loading and dense inference.
 
 In the style of seeds 002 and 004 (fully convolutional, 12 bands in, free input size), with a
-light encoder-decoder so the output is a per-pixel probability at 10 m rather than one per
-coarse cell: areas in hectares need the pixel, and the seeds' 7x7 "fully connected" layer would
-blur footprints by ~60 m. Two poolings give ~100 m of context (benches, dumps beside pits, pond
-beaches), which is what separates a mine from bare land or river sand of the same colour.
+light three-level encoder-decoder so the output is a per-pixel probability at 10 m rather than
+one per coarse cell: areas in hectares need the pixel, and the seeds' 7x7 "fully connected"
+layer would blur footprints by ~60 m. Pooling to 80 m gives ~800 m of context (benches and
+dumps beside pits, pond chains along a stream, beaches round a tailings pond), which is what
+separates a mine from bare land, river sand or a clear-cut of the same colour.
+
+The network takes raw surface reflectance, bands first, NaN where a pixel was never clear: the
+first layer (:class:`SpectralInput`) fills gaps with the band mean, normalises the bands and
+adds normalised-difference indices (NDVI, MNDWI, NDBI, BSI, NBR). Ratios do not move when a
+sensor, an atmosphere or a season scales every band together, which is most of what differs
+between the scenes a model is trained on and those it meets.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +28,31 @@ import numpy as np
 from monitor.bands import BANDS
 from monitor.errors import ModelError
 
-__all__ = ["ModelMeta", "MineModel", "build_fcn", "load_model", "SHIPPED_MODEL", "metadata_path"]
+__all__ = [
+    "ModelMeta",
+    "MineModel",
+    "build_fcn",
+    "load_model",
+    "SHIPPED_MODEL",
+    "metadata_path",
+    "INDICES",
+]
 
 log = logging.getLogger(__name__)
 SHIPPED_MODEL = Path(__file__).parent / "assets" / "mine_fcn.keras"
+#: Normalised differences the input layer adds: (name, band a, band b) -> (a - b) / (a + b).
+INDICES = (
+    ("ndvi", "B08", "B04"),
+    ("mndwi", "B03", "B11"),
+    ("ndbi", "B11", "B08"),
+    ("nbr", "B08", "B12"),
+    ("ndre", "B8A", "B05"),
+)
+_HALO = 32  # px of context added around each inference tile
 
 
 def metadata_path(model_path: Path) -> Path:
+    """The metadata JSON that sits beside a .keras model."""
     return Path(model_path).with_suffix(".json")
 
 
@@ -46,35 +71,46 @@ class ModelMeta:
     patch_size: int
     """Training patch size (pixels at 10 m)."""
     threshold: float = 0.5
-    """Suggested probability threshold."""
+    """Decision threshold chosen on held-out data (inference uses it unless the config says)."""
     training: dict = field(default_factory=dict)
-    """Training data description: labels, year, source, pixel counts, whether simulated."""
+    """Training data: labels, year, source, pixel counts, what was held out, whether simulated."""
     metrics: dict = field(default_factory=dict)
-    """Validation metrics at the end of training."""
+    """Held-out (test split) figures of the FCN at its threshold."""
+    baseline: dict = field(default_factory=dict)
+    """The learned per-pixel baseline trained beside it: file, threshold, held-out figures."""
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__ | {"bands": list(self.bands), "mean": list(self.mean),
-                                            "std": list(self.std)}, indent=1)  # fmt: skip
+        return json.dumps(asdict(self), indent=1)
 
     @classmethod
     def read(cls, path: Path) -> ModelMeta:
         try:
             raw = json.loads(Path(path).read_text())
-            return cls(
-                version=raw["version"], bands=tuple(raw["bands"]), mean=tuple(raw["mean"]),
-                std=tuple(raw["std"]), patch_size=int(raw["patch_size"]),
-                threshold=float(raw.get("threshold", 0.5)), training=raw.get("training", {}),
-                metrics=raw.get("metrics", {}),
+            meta = cls(
+                version=str(raw["version"]), bands=tuple(raw["bands"]),
+                mean=tuple(float(v) for v in raw["mean"]), std=tuple(float(v) for v in raw["std"]),
+                patch_size=int(raw["patch_size"]), threshold=float(raw.get("threshold", 0.5)),
+                training=raw.get("training", {}), metrics=raw.get("metrics", {}),
+                baseline=raw.get("baseline", {}),
             )  # fmt: skip
         except FileNotFoundError:
             raise ModelError(
                 f"model metadata {path} not found; it must sit beside the .keras file "
                 "(monitor train writes both)"
             ) from None
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise ModelError(
-                f"model metadata {path} is incomplete ({exc}); retrain with monitor train"
+                f"model metadata {path} is incomplete or malformed ({exc}); retrain with "
+                "monitor train"
             ) from None
+        if len(meta.mean) != len(meta.bands) or len(meta.std) != len(meta.bands):
+            raise ModelError(
+                f"model metadata {path}: mean and std need one value per band "
+                f"({len(meta.bands)}); retrain with monitor train"
+            )
+        if not 0.0 < meta.threshold < 1.0:
+            raise ModelError(f"model metadata {path}: threshold {meta.threshold} is not in (0, 1)")
+        return meta
 
 
 def _keras():
@@ -85,29 +121,78 @@ def _keras():
     return keras
 
 
-def build_fcn(n_bands: int = 12, width: int = 12):
-    """Encoder-decoder FCN: 10 m in, 10 m mine probability out; any size divisible by 4.
+_LAYERS: dict = {}
 
-    The first layer is a learned space-to-depth (2x2 kernel, stride 2) and the last a 2x2
-    transposed convolution, so every 3x3 convolution runs at 20 m or 40 m: the same 10 m
-    output at a third of the cost of full-resolution convolutions (bench/fcn.py).
-    """
+
+def _custom_layers() -> dict:
+    """The project's Keras layers, defined and registered once (Keras is imported lazily)."""
+    if _LAYERS:
+        return _LAYERS
     keras = _keras()
-    L = keras.layers
-    inp = keras.Input(shape=(None, None, n_bands), name="reflectance")
-    f1 = L.Conv2D(2 * width, 2, strides=2, activation="relu", name="space_to_depth")(inp)
-    x = L.Conv2D(2 * width, 3, padding="same", activation="relu", name="conv_20m_a")(f1)
-    f2 = L.Conv2D(2 * width, 3, padding="same", activation="relu", name="conv_20m_b")(x)
-    x = L.MaxPooling2D(2)(f2)
-    x = L.Conv2D(3 * width, 3, padding="same", activation="relu", name="conv_40m_a")(x)
-    x = L.Conv2D(
-        3 * width, 3, padding="same", dilation_rate=2, activation="relu", name="conv_40m_b"
-    )(x)
-    x = L.Dropout(0.3)(x)
-    x = L.UpSampling2D(2)(x)
-    x = L.Concatenate()([x, f2, f1])
-    x = L.Conv2D(2 * width, 1, activation="relu", name="fuse_20m")(x)
-    out = L.Conv2DTranspose(1, 2, strides=2, activation="sigmoid", name="mine_probability")(x)
+    ops = keras.ops
+
+    @keras.saving.register_keras_serializable(package="mine_monitor")
+    class SpectralInput(keras.layers.Layer):
+        """(B, 12, H, W) reflectance with NaN gaps -> (B, H, W, 12 + indices) network input."""
+
+        def __init__(self, mean, std, indices, **kwargs):
+            super().__init__(**kwargs)
+            self.mean = [float(v) for v in mean]
+            self.std = [float(v) for v in std]
+            self.indices = [list(i) for i in indices]
+
+        def call(self, x):
+            x = ops.transpose(x, (0, 2, 3, 1))
+            mean = ops.convert_to_tensor(np.asarray(self.mean, np.float32))
+            std = ops.convert_to_tensor(np.asarray(self.std, np.float32))
+            x = ops.where(ops.isnan(x), mean, x)
+            feats = [(x - mean) / std]
+            for _, a, b in self.indices:
+                xa, xb = x[..., BANDS.index(a)], x[..., BANDS.index(b)]
+                nd = (xa - xb) / ops.maximum(xa + xb, 1e-3)
+                feats.append(ops.expand_dims(ops.clip(nd, -1.0, 1.0) * 2.0, -1))
+            return ops.concatenate(feats, axis=-1)
+
+        def get_config(self):
+            return {**super().get_config(), "mean": self.mean, "std": self.std,
+                    "indices": self.indices}  # fmt: skip
+
+    _LAYERS["SpectralInput"] = SpectralInput
+    return _LAYERS
+
+
+def build_fcn(mean, std, channels: tuple[int, int, int] = (16, 32, 64)):
+    """Three-level encoder-decoder FCN: 10 m in, 10 m mine probability out; any size divisible
+    by 8. The first layer is a learned space-to-depth (2x2, stride 2) and the last a 2x2
+    transposed convolution, so every 3x3 convolution runs at 20, 40 or 80 m: the same 10 m
+    output at a fraction of the cost of full-resolution convolutions (bench/fcn.py)."""
+    keras = _keras()
+    layers = keras.layers
+    spectral = _custom_layers()["SpectralInput"]
+
+    def conv(x, ch, name, k=3, dilation=1):
+        return layers.Conv2D(ch, k, padding="same", dilation_rate=dilation, activation="relu",
+                             name=name)(x)  # fmt: skip
+
+    inp = keras.Input(shape=(len(BANDS), None, None), name="reflectance")
+    spectra = spectral(mean, std, INDICES, name="spectral_input")(inp)
+    c20, c40, c80 = channels
+    f1 = layers.Conv2D(c20, 2, strides=2, activation="relu", name="space_to_depth")(spectra)
+    f2 = conv(conv(f1, c20, "conv_20m_a"), c20, "conv_20m_b")
+    x = layers.MaxPooling2D(2)(f2)
+    f3 = conv(conv(x, c40, "conv_40m_a"), c40, "conv_40m_b")
+    x = layers.MaxPooling2D(2)(f3)
+    x = conv(conv(x, c80, "conv_80m_a"), c80, "conv_80m_b", dilation=2)
+    x = layers.Dropout(0.3)(x)
+    x = layers.UpSampling2D(2)(x)
+    x = conv(layers.Concatenate()([x, f3]), c40, "fuse_40m", k=1)
+    x = layers.UpSampling2D(2)(x)
+    x = conv(layers.Concatenate()([x, f2, f1]), c20, "fuse_20m", k=1)
+    context = layers.Conv2DTranspose(8, 2, strides=2, activation="relu", name="context_10m")(x)
+    # the pixel's own spectrum, as a per-pixel classifier sees it: 1x1 layers at 10 m
+    pixel = conv(spectra, 16, "spectrum_10m", k=1)
+    x = conv(layers.Concatenate()([pixel, context]), 12, "fuse_10m", k=1)
+    out = layers.Conv2D(1, 1, activation="sigmoid", name="mine_probability")(x)
     return keras.Model(inp, out, name="mine_fcn")
 
 
@@ -118,7 +203,6 @@ class MineModel:
         self.keras_model = keras_model
         self.meta = meta
         self.path = path
-        self._mean = np.asarray(meta.mean, np.float32)[:, None, None]
         import tensorflow as tf
 
         # a traced graph is ~2x faster than eager calls on CPU
@@ -126,58 +210,52 @@ class MineModel:
         def infer(x):
             return keras_model(x, training=False)
 
-        self._infer = tf.function(infer, reduce_retracing=True)
-        self._std = np.asarray(meta.std, np.float32)[:, None, None]
+        self._infer = tf.function(infer, reduce_retracing=True, jit_compile=True)
 
     @property
     def version(self) -> str:
         return self.meta.version
 
-    def normalise(self, reflectance: np.ndarray) -> np.ndarray:
-        """(12, H, W) reflectance -> (H, W, 12) model input; NaN becomes the band mean (0)."""
-        _, h, w = reflectance.shape
-        x = np.empty((h, w, reflectance.shape[0]), np.float32)  # channels-last, one pass
-        np.subtract(reflectance.transpose(1, 2, 0), self._mean[:, 0, 0], out=x)
-        x /= self._std[:, 0, 0]
-        return np.nan_to_num(x, copy=False, nan=0.0)
+    @property
+    def threshold(self) -> float:
+        return self.meta.threshold
 
     def predict(self, reflectance: np.ndarray, tile: int = 1024) -> np.ndarray:
         """Mine probability (H, W) float32 for a (12, H, W) reflectance composite."""
-        x = self.normalise(reflectance)
-        h, w = x.shape[:2]
+        reflectance = np.asarray(reflectance, np.float32)
+        _, h, w = reflectance.shape
         out = np.zeros((h, w), np.float32)
-        halo = 16
         for r0 in range(0, h, tile):
             for c0 in range(0, w, tile):
                 r1, c1 = min(h, r0 + tile), min(w, c0 + tile)
-                a0, b0 = max(0, r0 - halo), max(0, c0 - halo)
-                a1, b1 = min(h, r1 + halo), min(w, c1 + halo)
-                block = x[a0:a1, b0:b1]
-                ph, pw = (-block.shape[0]) % 4, (-block.shape[1]) % 4
+                a0, b0 = max(0, r0 - _HALO), max(0, c0 - _HALO)
+                a1, b1 = min(h, r1 + _HALO), min(w, c1 + _HALO)
+                block = reflectance[:, a0:a1, b0:b1]
+                # a few padded shapes, so the compiled graph is reused
+                ph, pw = (-block.shape[1]) % 64, (-block.shape[2]) % 64
                 if ph or pw:
-                    block = np.pad(
-                        block,
-                        ((0, ph), (0, pw), (0, 0)),
-                        mode="reflect" if min(block.shape[:2]) > 4 else "edge",
-                    )
+                    mode = "reflect" if min(block.shape[1:]) > 8 else "edge"
+                    block = np.pad(block, ((0, 0), (0, ph), (0, pw)), mode=mode)
                 prob = self._infer(block[None]).numpy()[0, :, :, 0]
-                out[r0:r1, c0:c1] = prob[
-                    r0 - a0 : r0 - a0 + (r1 - r0), c0 - b0 : c0 - b0 + (c1 - c0)
-                ]
+                out[r0:r1, c0:c1] = prob[r0 - a0 : r1 - a0, c0 - b0 : c1 - b0]
         return out
 
     def save(self, path: Path) -> Path:
+        """Write the .keras file and its metadata JSON (each via a temporary file)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.stem + ".partial.keras")
         self.keras_model.save(tmp)
         tmp.replace(path)
-        metadata_path(path).write_text(self.meta.to_json())
+        meta_tmp = metadata_path(path).with_suffix(".json.partial")
+        meta_tmp.write_text(self.meta.to_json())
+        meta_tmp.replace(metadata_path(path))
         self.path = path
         return path
 
 
 def weights_digest(keras_model) -> str:
+    """Short hash of a network's weights: part of the model version."""
     h = hashlib.sha1()
     for w in keras_model.get_weights():
         h.update(np.ascontiguousarray(w).tobytes())
@@ -187,7 +265,7 @@ def weights_digest(keras_model) -> str:
 def load_model(path: Path | None = None) -> MineModel:
     """Load a .keras model and the metadata JSON beside it (None: the shipped model)."""
     path = Path(path) if path else SHIPPED_MODEL
-    if not path.exists():
+    if not path.is_file():
         hint = (
             "train one with `monitor train`" if path != SHIPPED_MODEL else "reinstall the package"
         )
@@ -196,8 +274,12 @@ def load_model(path: Path | None = None) -> MineModel:
     if tuple(meta.bands) != BANDS:
         raise ModelError(f"model {path} expects bands {meta.bands}, this tool gives {BANDS}")
     keras = _keras()
+    _custom_layers()
     try:
         km = keras.models.load_model(path, compile=False)
     except Exception as exc:
-        raise ModelError(f"cannot load model {path}: {exc}") from exc
+        raise ModelError(
+            f"cannot load model {path} ({exc.__class__.__name__}); it is not a model this tool "
+            "wrote: retrain it with monitor train or set `model` to another file"
+        ) from None
     return MineModel(km, meta, path)

@@ -8,9 +8,13 @@ Layout of the output folder::
     sentinel-2-l2a/<item id>/<item id>.json and its 13 COG assets
     sites.geojson                         registered sites (concession polygons, EPSG:4326)
     truth/truth.json                      per site: trajectory, expected status, area per year
-    truth/mine_<year>.tif                 reference mine masks of the main world
-    training/labels.geojson               labelled polygons (mine / background) of the training region
-    training/mine_<year>.tif              the training region's reference mask
+    truth/<biome>/mine_<year>.tif         reference mine masks of each biome's main world
+    training/labels.geojson               labelled polygons (mine / background, and the kind of
+                                          each look-alike) of every biome's training region
+    training/<biome>/mine_<year>.tif      each training region's reference mask
+
+One main world and one training region per biome (``biomes``); a biome's worlds are the same
+whichever other biomes are built beside them.
 """
 
 from __future__ import annotations
@@ -35,10 +39,11 @@ from shapely.ops import transform as shp_transform
 
 from monitor.bands import BAND_RESOLUTION, BANDS
 from monitor.config import last_complete_year
+from monitor.demo.biomes import BIOMES
 from monitor.demo.scenes import Acquisition, render, schedule, sun_angles
 from monitor.demo.world import TRAJECTORIES, World, make_world
 
-__all__ = ["build_demo", "DemoWorld", "TRAINING_YEAR", "DEFAULT_SEASON"]
+__all__ = ["build_demo", "DemoWorld", "TRAINING_YEAR", "DEFAULT_SEASON", "BIOMES"]
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +103,7 @@ def _write_item(args: tuple[str, Acquisition, str]) -> dict:
     item = _item_dict(world, acq, rendered)
     folder = Path(coll_dir) / item["id"]
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"T{world.mgrs_tile}_{acq.date:%Y%m%d}T080609"
+    stem = f"T{world.mgrs_tile}_{acq.date:%Y%m%d}T{_overpass(world)}"
     x0, y0 = world.origin
     for name in (*BANDS, "SCL"):
         res = BAND_RESOLUTION[name]
@@ -136,7 +141,15 @@ def _write_item(args: tuple[str, Acquisition, str]) -> dict:
     return {"id": item["id"], "world": world_name, "date": acq.date.isoformat()}
 
 
+def _overpass(world: World) -> str:
+    """UTC time (HHMMSS) of Sentinel-2's 10:30 local solar overpass at the world's longitude."""
+    lon, _ = _to_lonlat(world)(world.size / 2, world.size / 2)
+    seconds = int(((10.5 - float(lon) / 15.0) % 24) * 3600)
+    return f"{seconds // 3600:02d}{seconds % 3600 // 60:02d}{seconds % 60:02d}"
+
+
 def _item_dict(world: World, acq: Acquisition, rendered) -> dict:
+    hms = _overpass(world)
     t = Transformer.from_crs(world.epsg, 4326, always_xy=True)
     x0, y0 = world.origin
     # footprint: the valid part of the world, a quadrilateral like real tile footprints
@@ -151,22 +164,22 @@ def _item_dict(world: World, acq: Acquisition, rendered) -> dict:
     proc = dt.datetime.combine(acq.date + dt.timedelta(days=2), dt.time(11, 24, 40))
     sat = "S2A" if acq.platform.endswith("A") else "S2B"
     item_id = (
-        f"{sat}_MSIL2A_{acq.date:%Y%m%d}T080609_R{acq.relative_orbit:03d}"
+        f"{sat}_MSIL2A_{acq.date:%Y%m%d}T{hms}_R{acq.relative_orbit:03d}"
         f"_T{world.mgrs_tile}_{proc:%Y%m%dT%H%M%S}"
     )
-    zen, azi = sun_angles(acq.date)
+    zen, azi = sun_angles(acq.date, float(lonlat.centroid.y))
     baseline = acq.baseline
     props = {
-        "datetime": f"{acq.date.isoformat()}T08:06:09.024000Z",
+        "datetime": f"{acq.date.isoformat()}T{hms[:2]}:{hms[2:4]}:{hms[4:]}.024000Z",
         "platform": acq.platform,
         "proj:epsg": world.epsg,
         "instruments": ["msi"],
         "s2:mgrs_tile": world.mgrs_tile,
         "constellation": "Sentinel 2",
         "s2:granule_id": f"{sat}_OPER_MSI_L2A_TL_ESRI_{proc:%Y%m%dT%H%M%S}_N{baseline}",
-        "s2:datatake_id": f"G{sat}_{acq.date:%Y%m%d}T080609_N{baseline}",
-        "s2:datastrip_id": f"{sat}_OPER_MSI_L2A_DS_ESRI_{proc:%Y%m%dT%H%M%S}_S{acq.date:%Y%m%d}T080610_N{baseline}",
-        "s2:product_uri": f"{sat}_MSIL2A_{acq.date:%Y%m%d}T080609_N{baseline.replace('.', '')}"
+        "s2:datatake_id": f"G{sat}_{acq.date:%Y%m%d}T{hms}_N{baseline}",
+        "s2:datastrip_id": f"{sat}_OPER_MSI_L2A_DS_ESRI_{proc:%Y%m%dT%H%M%S}_S{acq.date:%Y%m%d}T{hms}_N{baseline}",
+        "s2:product_uri": f"{sat}_MSIL2A_{acq.date:%Y%m%d}T{hms}_N{baseline.replace('.', '')}"
         f"_R{acq.relative_orbit:03d}_T{world.mgrs_tile}_{proc:%Y%m%dT%H%M%S}.SAFE",
         "s2:product_type": "S2MSI2A",
         "sat:orbit_state": "descending",
@@ -204,12 +217,17 @@ def _item_dict(world: World, acq: Acquisition, rendered) -> dict:
 
 
 # -- truth ----------------------------------------------------------------------------------
-def _write_mask(path: Path, world: World, mask: np.ndarray) -> None:
+def _grid(world: World) -> Affine:
     x0, y0 = world.origin
+    return Affine(10, 0, x0, 0, -10, y0)
+
+
+def _write_mask(path: Path, world: World, mask: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(
         path, "w", driver="COG", width=world.size, height=world.size, count=1, dtype="uint8",
-        crs=f"EPSG:{world.epsg}", transform=Affine(10, 0, x0, 0, -10, y0), nodata=255,
-        compress="deflate", blocksize=256,
+        crs=f"EPSG:{world.epsg}", transform=_grid(world), nodata=255, compress="deflate",
+        blocksize=256,
     ) as dst:  # fmt: skip
         dst.write(mask.astype(np.uint8), 1)
         dst.update_tags(1, values="1=mine 0=background")
@@ -237,21 +255,21 @@ def _site_features(world: World) -> list[dict]:
 
 
 def _truth(world: World, years: range, truth_dir: Path) -> dict:
+    """Reference masks of every year, and per site its trajectory and area per year."""
     x0, y0 = world.origin
-    transform = Affine(10, 0, x0, 0, -10, y0)
     site_masks = {
         s["site_id"]: rasterio.features.geometry_mask(
             [Polygon([(x0 + c * 10, y0 - r * 10) for c, r in s["ring"]])],
-            (world.size, world.size),
-            transform,
-            invert=True,
+            (world.size, world.size), _grid(world), invert=True,
         )  # fmt: skip
         for s in world.sites
     }
     area: dict[str, dict[int, float]] = {s["site_id"]: {} for s in world.sites}
+    masks = {}
     for year in years:
-        _, weight, mask = world.mine_layers(year)
-        _write_mask(truth_dir / f"mine_{year}.tif", world, mask)
+        _, _, mask = world.mine_layers(year)
+        masks[year] = f"{world.biome.name}/mine_{year}.tif"
+        _write_mask(truth_dir / masks[year], world, mask)
         for sid, sm in site_masks.items():
             area[sid][year] = round(float((mask & sm).sum()) * 0.01, 2)
     mines = {m.mine_id: m for m in world.mines}
@@ -262,55 +280,60 @@ def _truth(world: World, years: range, truth_dir: Path) -> dict:
         mine = mines.get(s["mine_id"]) if s["mine_id"] else None
         sites.append(
             {
-                "site_id": s["site_id"],
-                "name": s["name"],
-                "trajectory": s["kind"],
-                "expected_status": TRAJECTORIES[s["kind"]],
-                "opened_year": opened,
+                "site_id": s["site_id"], "name": s["name"], "biome": world.biome.name,
+                "trajectory": s["kind"], "expected_status": TRAJECTORIES[s["kind"]],
+                "mine_kind": mine.kind if mine else None, "opened_year": opened,
                 "opened_in_record": bool(mine and mine.start > years.start),
                 "growth_stopped_after": mine.stop if mine else None,
                 "revegetation_from": mine.reveg_start if mine else None,
                 "area_ha": {str(y): series[y] for y in years},
             }
-        )
-    return {
-        "seed": world.seed,
-        "crs": f"EPSG:{world.epsg}",
-        "years": [years.start, years.stop - 1],
-        "sites": sites,
-        "unregistered_mines": [
-            {"mine_id": m.mine_id, "column": m.cx, "row": m.cy, "start": m.start}
-            for m in world.mines
-            if m.mine_id.startswith("U")
-        ],
-    }
+        )  # fmt: skip
+    unregistered = [
+        {"mine_id": m.mine_id, "kind": m.kind, "column": m.cx, "row": m.cy, "start": m.start,
+         "lon_lat": list(_to_lonlat(world)(m.cx, m.cy))}
+        for m in world.mines if m.mine_id.split("-")[-1].startswith("U")
+    ]  # fmt: skip
+    world_info = {"biome": world.biome.name, "seed": world.seed, "crs": f"EPSG:{world.epsg}",
+                  "mgrs_tile": world.mgrs_tile, "masks": masks}  # fmt: skip
+    return {"world": world_info, "sites": sites, "unregistered_mines": unregistered}
 
 
-def _labels(world: World, year: int) -> dict:
-    """Mine polygons from the truth, background polygons over the rest, as 640 m tiles."""
-    x0, y0 = world.origin
-    transform = Affine(10, 0, x0, 0, -10, y0)
-    _, _, mask = world.mine_layers(year)
+def _shapes(mask: np.ndarray, world: World, values: np.ndarray | None = None):
+    """Polygons (EPSG:4326) of a mask's connected parts, with the value of each part."""
+    t = Transformer.from_crs(world.epsg, 4326, always_xy=True)
+    src = (values if values is not None else mask).astype(np.int32)
+    for geom, value in rasterio.features.shapes(src, mask=mask, transform=_grid(world)):
+        yield shp_transform(lambda x, y: t.transform(x, y), shape(geom)), int(value)
+
+
+def _labels(world: World, year: int) -> list[dict]:
+    """Labelled polygons as a user would draw them: every mine of the year, every look-alike
+    by its kind, and about half of the plain land in 400 m squares; a 30 m gap around mines."""
     from scipy import ndimage
 
-    near = ndimage.binary_dilation(mask, iterations=2)
-    tiles = (
-        (np.arange(world.size)[:, None] // 64) * 100 + (np.arange(world.size)[None, :] // 64) + 1
-    )
-    bg = np.where(near, 0, tiles).astype(np.int32)
-    t = Transformer.from_crs(world.epsg, 4326, always_xy=True)
+    from monitor.demo.land import KINDS
+
+    _, _, mask = world.mine_layers(year)
+    doy = int(np.mean([m * 30.4 - 15 for m in world.biome.season]))
+    kinds = world.kinds_on(year, doy)
+    near = ndimage.binary_dilation(mask, iterations=3)
+    rng = np.random.default_rng([world.seed, year, 5])
+    plain = np.isin(kinds, [KINDS.index("land"), KINDS.index("forest")])
+    tiles = (np.arange(world.size)[:, None] // 40) * 1000 + (np.arange(world.size)[None, :] // 40)
+    chosen = rng.random(tiles.max() + 1) < 0.5
+    background = ~near & (~plain | chosen[tiles])
+    values = np.where(plain, 1000 + tiles, kinds)  # one polygon per plain square
     feats = []
-    for geom, _value in rasterio.features.shapes(
-        mask.astype(np.uint8), mask=mask, transform=transform
-    ):
-        poly = shp_transform(lambda x, y: t.transform(x, y), shape(geom))
-        feats.append({"type": "Feature", "properties": {"label": "mine", "year": year},
+    props = {"biome": world.biome.name, "year": year}
+    for poly, _ in _shapes(mask, world):
+        feats.append({"type": "Feature", "properties": {"label": "mine", "kind": "mine", **props},
                       "geometry": mapping(poly)})  # fmt: skip
-    for geom, _ in rasterio.features.shapes(bg, mask=bg > 0, transform=transform):
-        poly = shp_transform(lambda x, y: t.transform(x, y), shape(geom))
-        feats.append({"type": "Feature", "properties": {"label": "background", "year": year},
+    for poly, value in _shapes(background, world, values):
+        kind = "land" if value >= 1000 else KINDS[value]
+        feats.append({"type": "Feature", "properties": {"label": "background", "kind": kind, **props},
                       "geometry": mapping(poly)})  # fmt: skip
-    return {"type": "FeatureCollection", "features": feats}
+    return feats
 
 
 def _collection(items: list[dict], extent_bbox: list[float], years: range) -> dict:
@@ -358,36 +381,47 @@ def _collection(items: list[dict], extent_bbox: list[float], years: range) -> di
     }
 
 
+def _world_specs(biomes: tuple[str, ...], seed: int, first: int, last: int, size: int,
+                 training_size: int) -> dict[str, dict]:
+    """Keyword arguments of every world to draw: a main world and a training region per biome.
+    A biome's worlds do not depend on which other biomes are built beside them."""
+    specs = {}
+    for name in biomes:
+        k = list(BIOMES).index(name)
+        specs[f"{name}/main"] = dict(seed=seed + 20_011 * k, biome=name, size=size,
+                                     first_year=first, last_year=last)  # fmt: skip
+        specs[f"{name}/training"] = dict(
+            seed=seed + 1_000_003 + 20_011 * k, biome=name, name="training", size=training_size,
+            first_year=first, last_year=last, training=True, spectra_seed=seed + 20_011 * k,
+        )  # fmt: skip
+    return specs
+
+
 def build_demo(
     out: Path,
     seed: int = 0,
     *,
+    biomes: tuple[str, ...] = ("savanna",),
     first_year: int = 2016,
     last_year: int | None = None,
-    months: tuple[int, ...] = DEFAULT_SEASON,
     size: int = 768,
-    training_size: int = 648,
+    training_size: int = 1152,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoWorld:
-    """Build the demo world into ``out`` (replaced atomically when done)."""
+    """Build the demo world of ``biomes`` into ``out`` (replaced atomically when done)."""
     out = Path(out)
     last_year = last_year if last_year is not None else last_complete_year()
     years = range(first_year, last_year + 1)
     train_year = min(max(TRAINING_YEAR, first_year), last_year)
-    specs = {
-        "main": dict(seed=seed, size=size, first_year=first_year, last_year=last_year),
-        "training": dict(
-            seed=seed + 1_000_003, name="training", size=training_size,
-            origin=(759960.0, 7100020.0), mgrs_tile="35JPM", first_year=first_year,
-            last_year=last_year, training=True,
-        ),
-    }  # fmt: skip
+    specs = _world_specs(tuple(biomes), seed, first_year, last_year, size, training_size)
     rng = np.random.default_rng([seed, 1])
-    jobs = [("main", a) for a in schedule(rng, years, months)]
-    jobs += [
-        ("training", a) for a in schedule(rng, range(train_year, train_year + 1), months, False)
-    ]
+    jobs = []
+    for name in biomes:
+        bio = BIOMES[name]
+        jobs += [(f"{name}/main", a) for a in schedule(rng, years, bio)]
+        jobs += [(f"{name}/training", a)
+                 for a in schedule(rng, range(train_year, train_year + 1), bio, False)]  # fmt: skip
 
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -396,32 +430,38 @@ def build_demo(
     (tmp / "truth").mkdir()
     (tmp / "training").mkdir()
 
-    done: list[dict] = []
+    items: list[dict] = []
     with ProcessPoolExecutor(
         max_workers=workers, initializer=_init_worker, initargs=(specs,)
     ) as pool:
         for k, rec in enumerate(pool.map(_write_item, [(w, a, str(coll_dir)) for w, a in jobs]), 1):
-            done.append(rec)
+            items.append(rec)
             if progress:
                 progress(k, len(jobs))
-    items = done
 
-    main = make_world(**specs["main"])
-    training = make_world(**specs["training"])
-    truth = _truth(main, years, tmp / "truth")
-    truth["training_year"] = train_year
+    truth: dict = {"seed": seed, "years": [first_year, last_year], "training_year": train_year,
+                   "worlds": [], "sites": [], "unregistered_mines": []}  # fmt: skip
+    labels, site_feats, bboxes = [], [], []
+    for name in biomes:
+        main = make_world(**specs[f"{name}/main"])
+        training = make_world(**specs[f"{name}/training"])
+        t = _truth(main, years, tmp / "truth")
+        truth["worlds"].append(t["world"])
+        truth["sites"] += t["sites"]
+        truth["unregistered_mines"] += t["unregistered_mines"]
+        _, _, tmask = training.mine_layers(train_year)
+        _write_mask(tmp / "training" / name / f"mine_{train_year}.tif", training, tmask)
+        labels += _labels(training, train_year)
+        site_feats += _site_features(main)
+        for w in (main, training):
+            lon, lat = _to_lonlat(w)([0, w.size], [w.size, 0])
+            bboxes.append([min(lon), min(lat), max(lon), max(lat)])
     (tmp / "truth" / "truth.json").write_text(json.dumps(truth, indent=1))
-    _, _, tmask = training.mine_layers(train_year)
-    _write_mask(tmp / "training" / f"mine_{train_year}.tif", training, tmask)
-    (tmp / "training" / "labels.geojson").write_text(json.dumps(_labels(training, train_year)))
-    sites = {"type": "FeatureCollection", "features": _site_features(main)}
+    (tmp / "training" / "labels.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": labels})
+    )
+    sites = {"type": "FeatureCollection", "features": site_feats}
     (tmp / "sites.geojson").write_text(json.dumps(sites, indent=1))
-
-    bboxes = []
-    for w in (main, training):
-        to_ll = _to_lonlat(w)
-        lon, lat = to_ll([0, w.size], [w.size, 0])
-        bboxes.append([min(lon), min(lat), max(lon), max(lat)])
     bbox = [min(b[0] for b in bboxes), min(b[1] for b in bboxes),
             max(b[2] for b in bboxes), max(b[3] for b in bboxes)]  # fmt: skip
     (coll_dir / "collection.json").write_text(json.dumps(_collection(items, bbox, years), indent=1))
@@ -429,7 +469,8 @@ def build_demo(
         "type": "Catalog",
         "id": "mine-monitor-demo",
         "stac_version": "1.0.0",
-        "description": f"Mine monitor demo world (seed {seed}): simulated Sentinel-2 L2A.",
+        "description": f"Mine monitor demo world (seed {seed}, {', '.join(biomes)}): "
+        "simulated Sentinel-2 L2A.",
         "links": [
             {"rel": "root", "href": "./catalog.json", "type": "application/json"},
             {"rel": "child", "href": f"./{COLLECTION}/collection.json", "type": "application/json"},
@@ -437,7 +478,8 @@ def build_demo(
     }
     (tmp / "catalog.json").write_text(json.dumps(catalog, indent=1))
     (tmp / "README.txt").write_text(
-        f"Demo world of the mine monitor, seed {seed}, years {first_year}-{last_year}.\n"
+        f"Demo world of the mine monitor, seed {seed}, biomes {', '.join(biomes)}, "
+        f"years {first_year}-{last_year}.\n"
         "Simulated imagery: not real Sentinel-2 data. See truth/ for the answers.\n"
     )
     if out.exists():

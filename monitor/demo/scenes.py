@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from monitor.bands import BAND_RESOLUTION, BANDS, HARMONIZE_OFFSET
-from monitor.demo.spectra import CLOUD, SPECTRA, index_of
-from monitor.demo.world import World, smooth_noise
+from monitor.demo.biomes import Biome
+from monitor.demo.mines import smooth_noise
+from monitor.demo.spectra import CLOUD, WAVELENGTH_UM, index_of
+from monitor.demo.world import World
 
 __all__ = ["Acquisition", "schedule", "render"]
 
@@ -59,29 +61,31 @@ class Acquisition:
 
 
 def schedule(
-    rng: np.random.Generator, years: range, months: tuple[int, ...], sparse_first: bool = True
+    rng: np.random.Generator, years: range, biome: Biome, sparse_first: bool = True
 ) -> list[Acquisition]:
-    """Overpasses per year: a few in 2016 (one satellite), 5-8 in the season later, and an
-    occasional off-season scene that a season filter must drop."""
+    """Overpasses per year: a few in 2016 (one satellite), the biome's count in its season
+    later, and one or two cloudy off-season scenes that a season filter must drop."""
     out: list[Acquisition] = []
+    months = biome.season
+    lo, hi = biome.scenes_per_year
     for year in years:
-        in_season = [
-            dt.date(year, 1, 3) + dt.timedelta(days=5 * k)
-            for k in range(73)
-            if (dt.date(year, 1, 3) + dt.timedelta(days=5 * k)).month in months
-            and (dt.date(year, 1, 3) + dt.timedelta(days=5 * k)).year == year
-        ]
-        n = 3 if (sparse_first and year == 2016) else int(rng.integers(5, 9))
+        days = [dt.date(year, 1, 3) + dt.timedelta(days=5 * k) for k in range(73)]
+        in_season = [d for d in days if d.month in months and d.year == year]
+        n = 3 if (sparse_first and year == 2016) else int(rng.integers(lo, hi + 1))
         picks = sorted(rng.choice(len(in_season), size=min(n, len(in_season)), replace=False))
         dates = [in_season[k] for k in picks]
         off = [m for m in range(1, 13) if m not in months]
-        if year > 2016 and off and rng.random() < 0.5:
-            dates.append(dt.date(year, int(rng.choice(off)), 15))
+        if year > 2016 and off:
+            for m in rng.choice(off, size=int(rng.integers(1, 3)), replace=False):
+                dates.append(dt.date(year, int(m), 15))
         for k, d in enumerate(sorted(dates)):
             platform = (
                 "Sentinel-2A" if (year == 2016 or (d.toordinal() // 5) % 2 == 0) else "Sentinel-2B"
             )
-            cloud = float(rng.beta(0.8, 3.0)) if d.month in months else float(rng.uniform(0.3, 0.9))
+            if d.month in months:
+                cloud = float(rng.beta(*biome.cloud_beta))
+            else:
+                cloud = float(rng.uniform(0.4, 0.95))
             coverage = 1.0
             if (year == 2016 and k == 0) or rng.random() < 0.1:
                 coverage = float(rng.uniform(0.45, 0.8))
@@ -93,7 +97,7 @@ def schedule(
                     cloud_target=cloud,
                     coverage=coverage,
                     seed=int(rng.integers(2**31)),
-                )  # fmt: skip
+                )
             )
     return out
 
@@ -122,14 +126,15 @@ def render(world: World, acq: Acquisition) -> Rendered:
     n = world.size
     doy = acq.date.timetuple().tm_yday
     ab = world.abundances(acq.date.year, doy)  # (E, n, n)
-    surface = np.tensordot(SPECTRA.T, ab, axes=1)  # (12, n, n)
+    surface = np.tensordot(world.spectra.T, ab, axes=1)  # (12, n, n)
     # residual atmosphere after sen2cor: small per-band gain and offset per scene
     gain = rng.normal(1.0, 0.012, size=(12, 1, 1)).astype(np.float32)
     bias = rng.normal(0.0, 0.002, size=(12, 1, 1)).astype(np.float32)
     surface = surface * gain + bias
 
     # clouds: thick cores with thin edges; shadows cast away from the sun
-    cloud_field = 0.7 * smooth_noise(rng, (n, n), 28) + 0.3 * smooth_noise(rng, (n, n), 7)
+    scale = world.biome.cloud_scale
+    cloud_field = 0.7 * smooth_noise(rng, (n, n), scale) + 0.3 * smooth_noise(rng, (n, n), scale / 4)
     thr = np.quantile(cloud_field, 1 - acq.cloud_target) if acq.cloud_target > 0.005 else 2.0
     tau = np.clip((cloud_field - thr) / 0.12, 0, 1) ** 0.8
     tau = tau.astype(np.float32)
@@ -141,6 +146,10 @@ def render(world: World, acq: Acquisition) -> Rendered:
     toa = surface * (1 - 0.6 * shadow)[None]
     toa = toa * (1 - tau)[None] + CLOUD[:, None, None] * tau[None] * rng.uniform(0.9, 1.1)
     toa = toa + cirrus[None] * np.linspace(1.0, 0.5, 12, dtype=np.float32)[:, None, None]
+    # thin haze sen2cor leaves behind: path radiance falling off as wavelength^-2
+    haze_amp = 0.015 * rng.random() if rng.random() < 0.3 else 0.0
+    haze = (haze_amp * smooth_noise(rng, (n, n), 60)).astype(np.float32)
+    toa = toa + haze[None] * ((0.49 / WAVELENGTH_UM) ** 2)[:, None, None]
     toa = toa + rng.normal(0, 0.0012, size=toa.shape).astype(np.float32)
 
     # swath edge: a slanted cut, nodata beyond it
@@ -152,7 +161,7 @@ def render(world: World, acq: Acquisition) -> Rendered:
     # SCL: what sen2cor would say — mostly right, wrong in coherent patches
     b = {name: toa[i] for i, name in enumerate(BANDS)}
     ndvi = (b["B08"] - b["B04"]) / np.maximum(b["B08"] + b["B04"], 1e-3)
-    water = (ab[index_of("water_clear")] + ab[index_of("water_turbid")]) > 0.5
+    water = sum(ab[index_of(w)] for w in ("water_clear", "water_turbid", "water_brown", "water_green")) > 0.5
     scl = np.full((n, n), 5, np.uint8)
     scl[ndvi > 0.4] = 4
     scl[(b["B08"] < 0.085) & ~water] = 2
@@ -163,6 +172,10 @@ def render(world: World, acq: Acquisition) -> Rendered:
     scl[(tau > 0.12) & ((tau > 0.3) | (miss > 0.45))] = 8
     scl[tau > 0.6] = 9
     scl[(cirrus > 0.015) & (miss > 0.25) & (tau < 0.3)] = 10
+    # sen2cor's commission error: the brightest bare surfaces (salt, limestone, tailings,
+    # white sand) are called cloud in some scenes
+    if rng.random() < 0.3:
+        scl[(b["B02"] > 0.27) & (miss > 0.4) & (tau < 0.05)] = 8
     scl[~valid] = 0
 
     dn: dict[str, np.ndarray] = {}
@@ -195,7 +208,8 @@ def render(world: World, acq: Acquisition) -> Rendered:
     return Rendered(dn=dn, scl=scl20, valid=valid, stats={k: round(v, 6) for k, v in stats.items()})
 
 
-def sun_angles(d: dt.date) -> tuple[float, float]:
-    """Rough solar zenith/azimuth at 08:00 UTC, 26° S: enough for plausible metadata."""
+def sun_angles(d: dt.date, lat: float = -26.0) -> tuple[float, float]:
+    """Rough solar zenith/azimuth near 10:30 local time: enough for plausible metadata."""
     decl = 23.44 * math.sin(2 * math.pi * (d.timetuple().tm_yday - 81) / 365)
-    return round(26.0 + decl + 20.0, 4), round(40.0 + 0.2 * decl, 4)
+    zenith = abs(lat - decl) + 20.0
+    return round(min(zenith, 85.0), 4), round(40.0 + 0.2 * decl if lat < 0 else 140.0 + 0.2 * decl, 4)
