@@ -22,6 +22,7 @@ class TrainDefaults:
     """Defaults of `monitor train` the help shows without importing TensorFlow."""
 
     epochs = 120
+    augment = 0.35
 
 log = logging.getLogger("monitor")
 pass_app = click.make_pass_decorator(AppContext)
@@ -121,17 +122,27 @@ def needs_demo(func):
 @click.option(
     "--seed", type=int, default=None, help="World seed [default: the config's demo.seed, else 0]."
 )
+@click.option("--biome", "biomes", default=None, metavar="NAMES",
+              help="Biomes, comma-separated: savanna, rainforest, arid, temperate "
+                   "[default: the config's demo.biomes, else savanna].")  # fmt: skip
 @pass_app
-def demo(app: AppContext, out: Path | None, seed: int | None) -> None:
+def demo(app: AppContext, out: Path | None, seed: int | None, biomes: str | None) -> None:
     """Build the demo world: a local STAC catalog + sites + truth."""
-    from monitor.demo import DEFAULT_SEASON, build_demo
+    from monitor.demo import BIOMES, build_demo
 
     cfg = app.config if app.config_path.exists() else None
     out = out or (cfg.demo_dir if cfg else Path("data/demo"))
     seed = seed if seed is not None else (cfg.demo.seed if cfg else 0)
-    months = cfg.composite.season_months if cfg else DEFAULT_SEASON
-    world = build_demo(out, seed, months=months, progress=progress_bar("rendering scenes"))
-    click.echo(f"demo world (seed {seed}): {world.items} items in {world.catalog}")
+    names = tuple(b.strip() for b in biomes.split(",")) if biomes else (
+        cfg.demo.biomes if cfg else ("savanna",))  # fmt: skip
+    unknown = [b for b in names if b not in BIOMES]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"unknown biome {unknown[0] if unknown else '(none)'}; use {', '.join(BIOMES)}",
+            param_hint="--biome",
+        )
+    world = build_demo(out, seed, biomes=names, progress=progress_bar("rendering scenes"))
+    click.echo(f"demo world (seed {seed}, {', '.join(names)}): {world.items} items in {world.catalog}")
     click.echo(f"sites: {world.sites}\ntruth: {world.truth}\ntraining labels: {world.labels}")
 
 
@@ -173,9 +184,9 @@ def sites_import(app: AppContext, path: Path, layer, id_field, name_field, skip_
 @pass_app
 def sites_list(app: AppContext, fmt: str) -> None:
     """List the registered sites."""
-    from monitor.history import sites_table
+    from monitor.queries import show_sites
 
-    click.echo(sites_table(app.config, fmt))
+    click.echo(show_sites(app.config, fmt))
 
 
 # -- the annual run -------------------------------------------------------------------------
@@ -189,13 +200,14 @@ def sites_list(app: AppContext, fmt: str) -> None:
 @needs_demo
 def run(app: AppContext, year, years, site_ids, force, scheduler) -> None:
     """Update every site's history: composites, FCN, store, change analysis."""
+    from monitor.queries import status_counts
     from monitor.run import run as run_all
 
     cfg = app.config
     span = _year_span(cfg, year, years)
     summary = run_all(cfg, years=span, site_ids=site_ids, force=force, scheduler=scheduler,
                       progress=progress_bar("site-years"))  # fmt: skip
-    counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.statuses.items()))
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(status_counts(cfg).items()))
     click.echo(
         f"run {summary.run_id}: {summary.done} site-year(s) done, {summary.skipped} already stored, "
         f"{len(summary.failed)} failed in {summary.seconds:.0f} s; sites: {counts}"
@@ -237,24 +249,12 @@ def _year_span(cfg, year: int | None, years: str | None) -> range:
 @needs_demo
 def composite(app: AppContext, site_id: str, year: int, out: Path) -> None:
     """Write one site-year composite as a 12-band COG."""
-    from monitor.composite import write_cog
-    from monitor.run import get_composite
-    from monitor.sites import sync_config_sites
-    from monitor.store import Store
+    from monitor.work import composite_to_cog
 
-    cfg = app.config
-    with Store(cfg.store) as store:
-        sync_config_sites(store, cfg)
-        site = store.sites([site_id])[0]
-    comp, _ = get_composite(cfg, site.site_id, site.geometry, year, threads=cfg.compute.threads)
-    if not comp.items_used:
-        raise MonitorError(
-            f"no usable scene for site {site_id} in {year}; check the years and season months"
-        )
-    write_cog(comp, out)
+    comp = composite_to_cog(app.config, site_id, year, out, threads=app.config.compute.threads)
     click.echo(
-        f"{out}: {comp.shape[1]}x{comp.shape[0]} px at 10 m, {comp.crs}, {len(comp.items_used)} scene(s) used, "
-        f"{len(comp.items_skipped)} skipped"
+        f"{out}: {comp.shape[1]}x{comp.shape[0]} px at 10 m, {comp.crs}, "
+        f"{len(comp.items_used)} scene(s) used, {len(comp.items_skipped)} skipped"
     )
     for item_id, reason in comp.items_skipped:
         click.echo(f"  skipped {item_id}: {reason}", err=True)
@@ -267,7 +267,7 @@ def composite(app: AppContext, site_id: str, year: int, out: Path) -> None:
 @pass_app
 def history(app: AppContext, site_id, all_sites, fmt) -> None:
     """A site's yearly history (or every site's with --all)."""
-    from monitor.history import show_history
+    from monitor.queries import show_history
 
     if bool(site_id) == bool(all_sites):
         raise click.UsageError("give a SITE_ID or --all")
@@ -280,7 +280,7 @@ def history(app: AppContext, site_id, all_sites, fmt) -> None:
 @pass_app
 def status(app: AppContext, candidates: bool, fmt: str) -> None:
     """Every site's current status and events."""
-    from monitor.history import show_status
+    from monitor.queries import show_status
 
     click.echo(show_status(app.config, fmt, candidates))
 
@@ -312,15 +312,20 @@ def report(app: AppContext, out, site_ids) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--real-negatives", is_flag=True,
               help="Add the BigEarthNet example patches (real L2A, no mines) as background.")  # fmt: skip
+@click.option("--augment", type=click.FloatRange(0, 2), default=TrainDefaults.augment,
+              show_default=True,
+              help="Radiometric augmentation strength: 1 for a model meant for regions it never "
+                   "saw; low keeps the fine spectra of your own region.")  # fmt: skip
 @pass_app
 @needs_demo
-def train(app: AppContext, labels, year, out, epochs, seed, real_negatives) -> None:
+def train(app: AppContext, labels, year, out, epochs, seed, real_negatives, augment) -> None:
     """Train the FCN and a per-pixel baseline on labelled polygons or points."""
     from monitor.train import TrainSettings, train_model
 
     cfg = app.config
     out = out or cfg.base / "models" / "model.keras"
-    settings = TrainSettings(epochs=epochs, seed=seed, real_negatives=real_negatives)
+    settings = TrainSettings(epochs=epochs, seed=seed, real_negatives=real_negatives,
+                             augment=augment)  # fmt: skip
     rep = train_model(cfg, labels, year, out, settings, progress=progress_bar("composites"))
     click.echo(f"model {rep.model.version} written to {out} (metadata {out.with_suffix('.json')})")
     click.echo(f"held out: {rep.model.meta.training['held_out']}")

@@ -7,13 +7,13 @@ import time
 from pathlib import Path
 
 import rasterio
+from monitor.composite import site_geobox
+from monitor.source import SeasonQuery
 from pyproj import Transformer
 from rasterio.windows import from_bounds
 from shapely.geometry import shape
 
 from monitor.bands import BANDS
-from monitor.composite import site_geobox
-from monitor.source import SeasonQuery
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 from _common import ROOT, demo_sites, floor_read
-
 from monitor.composite import CompositeParams, build_composite
 from monitor.source import LocalCatalog
 

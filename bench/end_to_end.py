@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from _common import ROOT, demo_sites, floor_read
-
 from monitor.source import LocalCatalog
 
 

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from monitor.history import show_history, site_statuses
 from shapely.geometry import box
 
 from monitor.config import load_config
-from monitor.history import show_history, site_statuses
 from monitor.store import SiteRecord, Store, gpkg_blob
 
 ROOT = Path(__file__).resolve().parents[1]

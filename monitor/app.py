@@ -58,4 +58,4 @@ def ensure_demo(cfg: Config, progress=None) -> None:
         "the demo world is missing at %s: building it now (seed %d, about a minute)",
         cfg.demo_dir, cfg.demo.seed,
     )  # fmt: skip
-    build_demo(cfg.demo_dir, cfg.demo.seed, months=cfg.composite.season_months, progress=progress)
+    build_demo(cfg.demo_dir, cfg.demo.seed, biomes=cfg.demo.biomes, progress=progress)

@@ -30,11 +30,10 @@ import numpy as np
 
 from monitor.config import ChangeConfig
 
-__all__ = ["YearPoint", "Event", "SiteStatus", "analyse", "STATUSES", "sparkline"]
+__all__ = ["YearPoint", "Event", "SiteStatus", "Trajectory", "analyse", "sparkline"]
 
 #: Bump when the analysis changes: statuses cached in stores are then recomputed.
-ANALYSIS_VERSION = 4
-STATUSES = ("none", "opening", "active", "expansion", "stagnation", "likely_abandonment")
+ANALYSIS_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -72,30 +71,46 @@ class Event:
 
 @dataclass(frozen=True)
 class SiteStatus:
-    """The analysis of one site."""
+    """The analysis of one site: its status, the events behind it and what ranking needs."""
 
     site_id: str
+    """Site."""
     name: str
+    """Site name."""
     status: str
-    opened_year: int | None
-    stagnant_since: int | None
-    abandoned_since: int | None
-    last_detected_year: int | None
-    latest_area_ha: float | None
-    restoration_candidate: bool
-    confidence: float
+    """none, opening, active, expansion, stagnation or likely_abandonment."""
+    confidence: float = 0.0
+    """0-1: the deciding event's confidence, lowered by gaps in the record."""
+    opened_year: int | None = None
+    """First confirmed detection."""
+    stagnant_since: int | None = None
+    """First year of the unchanged footprint."""
+    abandoned_since: int | None = None
+    """First year of lost detection, shrinking or returning vegetation."""
+    last_detected_year: int | None = None
+    """Last confirmed detection."""
+    latest_area_ha: float | None = None
+    """Mined area of the last valid year."""
+    restoration_candidate: bool = False
+    """Likely abandoned: a candidate for restoration."""
     events: tuple[Event, ...] = ()
+    """Flags with their years."""
     reasons: tuple[str, ...] = ()
+    """Why, in words."""
     peak_area_ha: float = 0.0
+    """Largest confirmed mined area."""
     years_since_activity: int | None = None
+    """Years since the footprint last grew (stagnant or abandoned sites)."""
     ndvi_recovery: float | None = None
+    """NDVI change of the footprint since it opened."""
     ndvi_deficit: float | None = None
-    protected_overlap: float = 0.0
-    rank_score: float = 0.0
-    rank: int | None = None
+    """How far the footprint's NDVI lies below its surroundings' in the last year."""
     series: tuple[YearPoint, ...] = field(default=(), repr=False)
+    """The yearly series analysed."""
 
     def as_json(self) -> dict:
+        """The contract's status object (DESIGN.md)."""
+        latest = None if self.latest_area_ha is None else round(self.latest_area_ha, 2)
         return {
             "site_id": self.site_id,
             "name": self.name,
@@ -104,9 +119,7 @@ class SiteStatus:
             "stagnant_since": self.stagnant_since,
             "abandoned_since": self.abandoned_since,
             "last_detected_year": self.last_detected_year,
-            "latest_area_ha": None
-            if self.latest_area_ha is None
-            else round(self.latest_area_ha, 2),
+            "latest_area_ha": latest,
             "restoration_candidate": self.restoration_candidate,
             "confidence": round(self.confidence, 3),
             "events": [e.as_json() for e in self.events],
@@ -129,8 +142,9 @@ def _ols(years: np.ndarray, area: np.ndarray) -> tuple[float, float, float]:
 
     n = len(years)
     if n < 3 or np.ptp(area) == 0:
+        # two points always lie on a line: no test can call their slope significant
         slope = float(np.polyfit(years, area, 1)[0]) if n >= 2 else 0.0
-        return slope, (0.0 if n >= 2 and np.ptp(area) > 0 else 1.0), 0.0
+        return slope, 1.0, 0.0
     t = years.astype(float) - years.mean()
     sxx = float(t @ t)
     slope = float(t @ (area - area.mean())) / sxx
@@ -168,6 +182,216 @@ def _break(years: np.ndarray, area: np.ndarray) -> tuple[int | None, float, floa
 
 
 # -- analysis -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Trajectory:
+    """A site's valid years prepared once for every detector."""
+
+    points: tuple[YearPoint, ...]
+    """Every year, sorted (gaps included)."""
+    years: np.ndarray
+    """Years with enough clear observations."""
+    area: np.ndarray
+    """Their mined area (ha)."""
+    detected: np.ndarray
+    """Area at least ``min_area_ha``."""
+    confirmed: np.ndarray
+    """Detected years that belong to a run of ``persistence`` (or reach the end)."""
+    ndvi: dict[int, float]
+    """Footprint NDVI by year."""
+
+    @classmethod
+    def build(cls, points: Sequence[YearPoint], cfg: ChangeConfig) -> Trajectory:
+        pts = tuple(sorted(points, key=lambda p: p.year))
+        valid = [p for p in pts if p.area_ha is not None]
+        years = np.array([p.year for p in valid], int)
+        area = np.array([p.area_ha for p in valid], float)
+        detected = area >= cfg.min_area_ha
+        ndvi = {p.year: p.ndvi for p in valid if p.ndvi is not None}
+        return cls(pts, years, area, detected, _confirmed(detected, max(1, cfg.persistence)), ndvi)
+
+    @property
+    def first(self) -> int:
+        """Index of the first confirmed year."""
+        return int(np.argmax(self.confirmed))
+
+    @property
+    def last(self) -> int:
+        """Index of the last confirmed year."""
+        return int(len(self.confirmed) - 1 - np.argmax(self.confirmed[::-1]))
+
+    @property
+    def end(self) -> int:
+        """The last valid year."""
+        return int(self.years[-1])
+
+    @property
+    def peak(self) -> float:
+        return float(self.area[self.confirmed].max())
+
+
+def _confirmed(detected: np.ndarray, k: int) -> np.ndarray:
+    """Runs of >= k detected valid years (or a run that reaches the end of the record)."""
+    out = np.zeros(len(detected), bool)
+    i, n = 0, len(detected)
+    while i < n:
+        if not detected[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and detected[j + 1]:
+            j += 1
+        if j - i + 1 >= k or j == n - 1:
+            out[i : j + 1] = True
+        i = j + 1
+    return out
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The active segment (first to last confirmed year, one outlier dropped) and its tests."""
+
+    years: np.ndarray
+    area: np.ndarray
+    slope: float
+    """OLS slope (ha/yr) over the segment, and its p-value."""
+    p: float
+    brk: int | None
+    """Best hinge year, slopes before and after it, and the F-test p-value of the break."""
+    before: float
+    after: float
+    p_brk: float
+    trailing_slope: float
+    """OLS slope and p over the last four years of the segment."""
+    trailing_p: float
+
+    @classmethod
+    def of(cls, tr: Trajectory, cfg: ChangeConfig) -> Segment:
+        seg = slice(tr.first, tr.last + 1)
+        sy, sa = _without_outlier(tr.years[seg], tr.area[seg], cfg.tolerance)
+        slope, p, _ = _ols(sy, sa)
+        brk, before, after, p_brk = _break(sy, sa)
+        t_slope, t_p, _ = _ols(sy[-min(len(sy), 4) :], sa[-min(len(sa), 4) :])
+        return cls(sy, sa, slope, p, brk, before, after, p_brk, t_slope, t_p)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one detector concluded: a status, its events and why."""
+
+    status: str
+    events: tuple[Event, ...] = ()
+    reasons: tuple[str, ...] = ()
+    stagnant_since: int | None = None
+    abandoned_since: int | None = None
+
+
+def _loss(tr: Trajectory, cfg: ChangeConfig) -> Finding | None:
+    """Detection lost after confirmed activity. A loss in the final year alone is only
+    *possible*; it counts when the footprint was already shrinking or greening before it
+    (GLAD-style possible -> likely with evidence)."""
+    k = max(1, cfg.persistence)
+    lost_years = tr.years[tr.last + 1 :]
+    if not len(lost_years) or tr.detected[tr.last + 1 :].any():
+        return None
+    last_detected = int(tr.years[tr.last])
+    barest = min((v for y, v in tr.ndvi.items() if y <= last_detected), default=None)
+    late_green = tr.ndvi.get(tr.end)
+    shrank = tr.area[tr.last] < (1 - cfg.tolerance) * tr.peak
+    greened = barest is not None and late_green is not None and late_green - barest >= cfg.ndvi_recovery
+    if len(lost_years) < k and not (shrank or greened):
+        return None
+    since = int(lost_years[0])
+    why = f"not detected since {since} after {int(tr.confirmed.sum())} year(s) of activity"
+    conf = min(0.95, 0.55 + 0.15 * len(lost_years))
+    event = Event("likely_abandonment", since, tr.end, conf, why)
+    return Finding("likely_abandonment", (event,), (why,), abandoned_since=since)
+
+
+def _stagnation(tr: Trajectory, seg: Segment, cfg: ChangeConfig) -> Finding | None:
+    """The trailing years within tolerance of their median; and, if the footprint greens
+    since, likely abandonment (a stagnant footprint revegetating)."""
+    stable_from = _stable_since(seg.years, seg.area, cfg.tolerance, cfg.min_expansion_ha_per_year)
+    stable_len = 0 if stable_from is None else int((seg.years >= stable_from).sum())
+    # a steady line through the whole segment, with no significant break, is growth that
+    # merely looks flat over its last few noisy years
+    steady_growth = seg.p < 0.05 and seg.slope >= cfg.min_expansion_ha_per_year and seg.p_brk >= 0.05
+    if stable_len < cfg.stagnation_years or steady_growth:
+        return None
+    since = int(stable_from)
+    conf = min(0.95, 0.5 + 0.1 * stable_len)
+    why = f"no growth since {since} ({seg.area[-1]:.1f} ha, within ±{cfg.tolerance:.0%})"
+    if seg.brk is not None and seg.p_brk < 0.05 and abs(seg.after) < cfg.min_expansion_ha_per_year:
+        why += f"; growth of {seg.before:.1f} ha/yr stopped at {seg.brk} (break test p={seg.p_brk:.3f})"
+    found = Finding("stagnation", (Event("stagnation", since, tr.end, conf, why),), (why,),
+                    stagnant_since=since)  # fmt: skip
+    opened_end = int(tr.years[tr.last]) if _lost(tr) else tr.end
+    opened_rise = _ndvi_change(tr.ndvi, int(tr.years[tr.first]), opened_end)
+    rise = _ndvi_change(tr.ndvi, since, tr.end)
+    if opened_rise is None or rise is None or rise < cfg.ndvi_recovery:
+        return found
+    abandoned = _first_green_year(tr.ndvi, since, cfg.ndvi_recovery) or since
+    why2 = f"NDVI {rise:+.2f} since {since}: vegetation returning"
+    event = Event("likely_abandonment", abandoned, tr.end, min(0.9, conf), why2)
+    return Finding("likely_abandonment", (*found.events, event), (why, why2), since, abandoned)
+
+
+def _shrinking(tr: Trajectory, seg: Segment, cfg: ChangeConfig) -> Finding | None:
+    """The footprint shrinking while its NDVI rises: vegetation taking the mine back."""
+    if not (
+        len(seg.years) >= 3
+        and seg.trailing_slope <= -max(cfg.min_expansion_ha_per_year, cfg.tolerance * tr.peak / 2)
+        and seg.area[-1] < (1 - cfg.tolerance) * tr.peak
+    ):
+        return None
+    peak_year = int(seg.years[int(np.argmax(seg.area))])
+    rise = _ndvi_change(tr.ndvi, peak_year, tr.end)
+    if rise is None or rise < cfg.ndvi_recovery / 2:
+        return Finding("active", reasons=(
+            f"footprint shrinking ({seg.trailing_slope:.1f} ha/yr) without vegetation return",))  # fmt: skip
+    why = (f"footprint shrank from {tr.peak:.1f} to {seg.area[-1]:.1f} ha since {peak_year}; "
+           f"NDVI {rise:+.2f}")  # fmt: skip
+    event = Event("likely_abandonment", peak_year + 1, tr.end, min(0.9, 0.5 + rise), why)
+    return Finding("likely_abandonment", (event,), (why,), abandoned_since=peak_year + 1)
+
+
+def _expansion(seg: Segment, cfg: ChangeConfig) -> Finding | None:
+    """Growth that is statistically (OLS t-test over the last four years, or the whole
+    segment for slow growth) and practically (>= min ha/yr) significant; or, with only two
+    years, a practically large step (no test can be made on two points)."""
+    grow_slope, grow_p = (
+        (seg.trailing_slope, seg.trailing_p) if len(seg.years[-4:]) >= 3 else (seg.slope, seg.p)
+    )
+    # slow growth shows over the whole segment before it does over four years
+    trailing_weak = grow_p >= 0.05 or grow_slope < cfg.min_expansion_ha_per_year
+    whole_strong = (
+        seg.p < 0.05 and seg.slope >= cfg.min_expansion_ha_per_year
+        and seg.trailing_slope >= seg.slope / 2
+    )  # fmt: skip
+    if trailing_weak and whole_strong and len(seg.years) >= 5:
+        grow_slope, grow_p = seg.slope, seg.p
+    sy, sa = seg.years, seg.area
+    if len(sy) >= 3 and grow_slope >= cfg.min_expansion_ha_per_year and grow_p < 0.05:
+        broke = seg.brk is not None and seg.p_brk < 0.05 and seg.after > seg.before
+        start = int(seg.brk) if broke else int(sy[0])
+        conf = float(min(0.97, 1 - grow_p)) * min(1.0, len(sy) / 4)
+        why = f"growing {grow_slope:.1f} ha/yr since {start} (OLS p={grow_p:.3f}), now {sa[-1]:.1f} ha"
+        return Finding("expansion", (Event("expansion", start, int(sy[-1]), conf, why),), (why,))
+    if len(sy) == 2 and sa[-1] - sa[0] >= max(cfg.min_expansion_ha_per_year, cfg.tolerance * sa[0]):
+        why = f"grew from {sa[0]:.1f} to {sa[-1]:.1f} ha"
+        return Finding("expansion", (Event("expansion", int(sy[0]), int(sy[-1]), 0.5, why),), (why,))
+    return None
+
+
+def _opening(tr: Trajectory) -> Event | None:
+    """First detection after valid years without one."""
+    if tr.first == 0:
+        return None
+    year = int(tr.years[tr.first])
+    at_end = tr.first == len(tr.years) - 1
+    span = "end of record" if at_end else f"held {int(tr.confirmed[tr.first :].sum())} year(s)"
+    return Event("opening", year, year, 0.6 if at_end else 0.9, f"first detected in {year} ({span})")
+
+
 def analyse(
     site_id: str,
     name: str,
@@ -175,218 +399,60 @@ def analyse(
     cfg: ChangeConfig,
     last_year: int | None = None,
 ) -> SiteStatus:
-    """Events, status and confidence of one site from its yearly series."""
-    pts = sorted(points, key=lambda p: p.year)
-    valid = [p for p in pts if p.area_ha is not None]
-    last_year = last_year if last_year is not None else (pts[-1].year if pts else None)
-    base = dict(site_id=site_id, name=name, series=tuple(pts))
-    if not valid:
-        return SiteStatus(status="none", opened_year=None, stagnant_since=None, abandoned_since=None,
-                          last_detected_year=None, latest_area_ha=None, restoration_candidate=False,
-                          confidence=0.0, reasons=("no year with enough clear observations",), **base)  # fmt: skip
-    k = max(1, cfg.persistence)
-    years = np.array([p.year for p in valid])
-    area = np.array([p.area_ha for p in valid], float)
-    det = area >= cfg.min_area_ha
-    n = len(valid)
-
-    # confirmed detections: runs of >= k detected valid years (or a run reaching the end)
-    confirmed = np.zeros(n, bool)
-    i = 0
-    while i < n:
-        if det[i]:
-            j = i
-            while j + 1 < n and det[j + 1]:
-                j += 1
-            if j - i + 1 >= k or j == n - 1:
-                confirmed[i : j + 1] = True
-            i = j + 1
-        else:
-            i += 1
-    latest = valid[-1].area_ha
-    if not confirmed.any():
-        noise = int(det.sum())
-        reason = (
-            "never detected"
-            if not noise
-            else f"{noise} isolated single-year detection(s), not confirmed"
-        )
-        conf = min(1.0, n / max(1, len(pts))) * (0.95 if not noise else 0.7)
-        return SiteStatus(status="none", opened_year=None, stagnant_since=None, abandoned_since=None,
-                          last_detected_year=None, latest_area_ha=latest, restoration_candidate=False,
-                          confidence=conf, reasons=(reason,), **base)  # fmt: skip
-
-    first_idx = int(np.argmax(confirmed))
-    last_idx = int(n - 1 - np.argmax(confirmed[::-1]))
-    opened_year = int(years[first_idx])
-    last_detected = int(years[last_idx])
-    events: list[Event] = []
-    reasons: list[str] = []
-    peak = float(area[confirmed].max())
-    had_before = first_idx > 0  # valid undetected years precede the first detection
-    if had_before:
-        span = (
-            "end of record"
-            if first_idx == n - 1
-            else f"held {int(confirmed[first_idx:].sum())} year(s)"
-        )
-        events.append(Event("opening", opened_year, opened_year, 0.6 if first_idx == n - 1 else 0.9,
-                            f"first detected in {opened_year} ({span})"))  # fmt: skip
-
-    # detection lost: the trailing valid years after the last confirmed detection
-    lost_years = years[last_idx + 1 :]
-    lost = len(lost_years) > 0 and not det[last_idx + 1 :].any()
-    abandoned_since = stagnant_since = None
-    status = "active"
-    ndvi = {p.year: p.ndvi for p in valid if p.ndvi is not None}
-    ndvi_rise = _ndvi_change(ndvi, opened_year, last_detected if lost else int(years[-1]))
-
-    # a loss in the final year alone is only *possible*; it counts when the footprint was
-    # already shrinking or greening before it (GLAD-style possible -> likely with evidence)
-    peak_ndvi = min((v for y, v in ndvi.items() if y <= last_detected), default=None)
-    late_green = ndvi.get(int(years[-1]))
-    early_loss = (
-        lost
-        and len(lost_years) < k
-        and (
-            area[last_idx] < (1 - cfg.tolerance) * peak
-            or (
-                peak_ndvi is not None
-                and late_green is not None
-                and late_green - peak_ndvi >= cfg.ndvi_recovery
-            )
-        )
-    )
-    if lost and (len(lost_years) >= k or early_loss):
-        abandoned_since = int(lost_years[0])
-        conf = min(0.95, 0.55 + 0.15 * len(lost_years))
-        why = (
-            f"not detected since {abandoned_since} after {int(confirmed.sum())} year(s) of activity"
-        )
-        events.append(Event("likely_abandonment", abandoned_since, int(years[-1]), conf, why))
-        reasons.append(why)
-        status = "likely_abandonment"
-    else:
-        seg = slice(first_idx, last_idx + 1)
-        sy, sa = _without_outlier(years[seg], area[seg], cfg.tolerance)
-        slope, p, _ = _ols(sy, sa)
-        brk, s_before, s_after, p_brk = _break(sy, sa)
-        stable_from = _stable_since(sy, sa, cfg.tolerance, cfg.min_expansion_ha_per_year)
-        stable_len = 0 if stable_from is None else int((sy >= stable_from).sum())
-        trailing = sy[-min(len(sy), 4) :], sa[-min(len(sa), 4) :]
-        t_slope, t_p, _ = _ols(*trailing)
-        # a steady line through the whole segment, with no significant break, is growth
-        # that merely looks flat over its last few noisy years
-        steady_growth = p < 0.05 and slope >= cfg.min_expansion_ha_per_year and p_brk >= 0.05
-        if stable_len >= cfg.stagnation_years and not steady_growth:
-            stagnant_since = int(stable_from)
-            conf = min(0.95, 0.5 + 0.1 * stable_len)
-            why = f"no growth since {stagnant_since} ({sa[-1]:.1f} ha, within ±{cfg.tolerance:.0%})"
-            if brk is not None and p_brk < 0.05 and abs(s_after) < cfg.min_expansion_ha_per_year:
-                why += (
-                    f"; growth of {s_before:.1f} ha/yr stopped at {brk} (break test p={p_brk:.3f})"
-                )
-            events.append(Event("stagnation", stagnant_since, int(years[-1]), conf, why))
-            reasons.append(why)
-            status = "stagnation"
-            if (
-                ndvi_rise is not None
-                and _ndvi_change(ndvi, stagnant_since, int(years[-1])) is not None
-            ):
-                rise = _ndvi_change(ndvi, stagnant_since, int(years[-1]))
-                if rise >= cfg.ndvi_recovery:
-                    abandoned_since = (
-                        _first_green_year(ndvi, stagnant_since, cfg.ndvi_recovery) or stagnant_since
-                    )
-                    why2 = f"NDVI {rise:+.2f} since {stagnant_since}: vegetation returning"
-                    events.append(
-                        Event(
-                            "likely_abandonment",
-                            abandoned_since,
-                            int(years[-1]),
-                            min(0.9, conf),
-                            why2,
-                        )
-                    )
-                    reasons.append(why2)
-                    status = "likely_abandonment"
-        elif (
-            len(sy) >= 3
-            and t_slope <= -max(cfg.min_expansion_ha_per_year, cfg.tolerance * peak / 2)
-            and sa[-1] < (1 - cfg.tolerance) * peak
-        ):
-            peak_year = int(sy[int(np.argmax(sa))])
-            rise = _ndvi_change(ndvi, peak_year, int(years[-1]))
-            if rise is not None and rise >= cfg.ndvi_recovery / 2:
-                abandoned_since = peak_year + 1
-                why = f"footprint shrank from {peak:.1f} to {sa[-1]:.1f} ha since {peak_year}; NDVI {rise:+.2f}"
-                events.append(
-                    Event(
-                        "likely_abandonment",
-                        abandoned_since,
-                        int(years[-1]),
-                        min(0.9, 0.5 + rise),
-                        why,
-                    )
-                )
-                reasons.append(why)
-                status = "likely_abandonment"
-            else:
-                reasons.append(
-                    f"footprint shrinking ({t_slope:.1f} ha/yr) without vegetation return"
-                )
-        if status == "active":
-            grow_slope, grow_p = (t_slope, t_p) if len(trailing[0]) >= 3 else (slope, p)
-            # slow growth shows over the whole segment before it does over four years
-            trailing_weak = grow_p >= 0.05 or grow_slope < cfg.min_expansion_ha_per_year
-            whole_strong = (
-                p < 0.05 and slope >= cfg.min_expansion_ha_per_year and t_slope >= slope / 2
-            )
-            if trailing_weak and whole_strong and len(sy) >= 5:
-                grow_slope, grow_p = slope, p
-            if len(sy) >= 2 and grow_slope >= cfg.min_expansion_ha_per_year and grow_p < 0.05:
-                start = (
-                    int(brk)
-                    if brk is not None and p_brk < 0.05 and s_after > s_before
-                    else int(sy[0])
-                )
-                conf = float(min(0.97, 1 - grow_p)) * min(1.0, len(sy) / 4)
-                why = f"growing {grow_slope:.1f} ha/yr since {start} (OLS p={grow_p:.3f}), now {sa[-1]:.1f} ha"
-                events.append(Event("expansion", start, int(years[-1]), conf, why))
-                reasons.append(why)
-                status = "expansion"
-            elif len(sy) == 2 and sa[-1] - sa[0] >= max(
-                cfg.min_expansion_ha_per_year, cfg.tolerance * sa[0]
-            ):
-                status = "expansion"
-                why = f"grew from {sa[0]:.1f} to {sa[-1]:.1f} ha"
-                events.append(Event("expansion", int(sy[0]), int(sy[-1]), 0.5, why))
-                reasons.append(why)
+    """Events, status and confidence of one site from its yearly series. Detectors run in
+    order of precedence: loss of detection, stagnation, shrinking, expansion; a first
+    detection in the final years makes the status `opening` unless the site is abandoned."""
+    tr = Trajectory.build(points, cfg)
+    last_year = last_year if last_year is not None else (tr.points[-1].year if tr.points else None)
+    base = dict(site_id=site_id, name=name, series=tr.points)
+    if not len(tr.years):
+        return SiteStatus(status="none", confidence=0.0,
+                          reasons=("no year with enough clear observations",), **base)  # fmt: skip
+    latest = float(tr.area[-1])
+    if not tr.confirmed.any():
+        noise = int(tr.detected.sum())
+        reason = "never detected" if not noise else f"{noise} isolated single-year detection(s), not confirmed"
+        conf = min(1.0, len(tr.years) / max(1, len(tr.points))) * (0.95 if not noise else 0.7)
+        return SiteStatus(status="none", latest_area_ha=latest, confidence=conf,
+                          reasons=(reason,), **base)  # fmt: skip
+    opening = _opening(tr)
+    finding = _loss(tr, cfg)
+    if finding is None:
+        seg = Segment.of(tr, cfg)
+        finding = _stagnation(tr, seg, cfg) or _shrinking(tr, seg, cfg)
+        if finding is None or finding.status == "active":
+            grown = _expansion(seg, cfg)
+            finding = grown if grown is not None else finding or Finding("active")
+    opened_year = int(tr.years[tr.first])
+    status, reasons = finding.status, list(finding.reasons)
     recent = last_year - cfg.opening_recent_years + 1 if last_year is not None else None
-    if (
-        had_before
-        and recent is not None
-        and opened_year >= recent
-        and status != "likely_abandonment"
-    ):
+    if opening and recent is not None and opened_year >= recent and status != "likely_abandonment":
         status = "opening"
         reasons.insert(0, f"first detected in {opened_year}")
     if status == "active":
         reasons.append(f"detected since {opened_year}; too little history for a trend")
-
-    confidence = _confidence(status, events, n, len(pts))
-    years_since = None
-    if status in ("likely_abandonment", "stagnation"):
-        activity_end = abandoned_since - 1 if abandoned_since else stagnant_since
-        years_since = int(years[-1]) - int(activity_end) if activity_end else None
+    events = ((opening,) if opening else ()) + finding.events
+    lost = _lost(tr)
+    activity_end = (finding.abandoned_since - 1 if finding.abandoned_since
+                    else finding.stagnant_since)  # fmt: skip
+    years_since = (tr.end - int(activity_end)
+                   if status in ("likely_abandonment", "stagnation") and activity_end else None)  # fmt: skip
     return SiteStatus(
-        status=status, opened_year=opened_year, stagnant_since=stagnant_since,
-        abandoned_since=abandoned_since, last_detected_year=last_detected, latest_area_ha=latest,
-        restoration_candidate=status == "likely_abandonment", confidence=confidence,
-        events=tuple(events), reasons=tuple(reasons), peak_area_ha=peak,
-        years_since_activity=years_since, ndvi_recovery=ndvi_rise,
-        ndvi_deficit=_deficit(valid), **base,
+        status=status, opened_year=opened_year, stagnant_since=finding.stagnant_since,
+        abandoned_since=finding.abandoned_since, last_detected_year=int(tr.years[tr.last]),
+        latest_area_ha=latest, restoration_candidate=status == "likely_abandonment",
+        confidence=_confidence(status, list(events), len(tr.years), len(tr.points)),
+        events=events, reasons=tuple(reasons), peak_area_ha=tr.peak,
+        years_since_activity=years_since,
+        ndvi_recovery=_ndvi_change(tr.ndvi, opened_year,
+                                   int(tr.years[tr.last]) if lost else tr.end),
+        ndvi_deficit=_deficit([p for p in tr.points if p.area_ha is not None]), **base,
     )  # fmt: skip
+
+
+def _lost(tr: Trajectory) -> bool:
+    """Valid years follow the last confirmed one, none of them detected."""
+    return len(tr.years) > tr.last + 1 and not tr.detected[tr.last + 1 :].any()
 
 
 def _without_outlier(
@@ -472,36 +538,6 @@ def _confidence(status: str, events: list[Event], n_valid: int, n_all: int) -> f
     base = {"none": 0.9, "active": 0.5, "opening": 0.7}.get(status, 0.6)
     value = max(relevant) if relevant else base
     return float(np.clip(value * (0.6 + 0.4 * coverage), 0, 1))
-
-
-def rank_candidates(statuses: list[SiteStatus]) -> list[SiteStatus]:
-    """Score restoration candidates and number them by rank (1 = first to restore)."""
-    import dataclasses
-
-    scored = []
-    for s in statuses:
-        if not s.restoration_candidate:
-            scored.append(s)
-            continue
-        since = min((s.years_since_activity or 0) / 5, 1.0)
-        size = min(s.peak_area_ha / 50.0, 1.0)
-        deficit = float(np.clip((s.ndvi_deficit or 0.0) / 0.3, 0, 1))
-        score = 0.35 * since + 0.3 * size + 0.2 * deficit + 0.15 * s.protected_overlap
-        words = list(s.reasons)
-        if s.years_since_activity:
-            words.append(f"{s.years_since_activity} year(s) since last activity")
-        words.append(f"{s.peak_area_ha:.1f} ha disturbed at peak")
-        if s.ndvi_deficit is not None:
-            side = "below" if s.ndvi_deficit >= 0 else "above"
-            words.append(f"NDVI {abs(s.ndvi_deficit):.2f} {side} its surroundings")
-        if s.protected_overlap > 0:
-            words.append(f"{s.protected_overlap:.0%} inside protected areas")
-        scored.append(
-            dataclasses.replace(s, rank_score=round(score * s.confidence, 4), reasons=tuple(words))
-        )
-    order = sorted((s for s in scored if s.restoration_candidate), key=lambda s: -s.rank_score)
-    ranks = {s.site_id: i for i, s in enumerate(order, 1)}
-    return [dataclasses.replace(s, rank=ranks.get(s.site_id)) for s in scored]
 
 
 _BARS = " ▁▂▃▄▅▆▇█"

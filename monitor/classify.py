@@ -1,22 +1,27 @@
-"""From a composite to a mine mask: FCN probability, threshold, minimum mapping unit, nodata."""
+"""From a composite to a mine mask: FCN probability, threshold, minimum mapping unit, nodata.
+
+Run once over a whole group's mosaic; every site is then cropped from the detection
+(:meth:`Detection.crop`), so the network sees the same context whatever the site's size.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-from affine import Affine
 from scipy import ndimage
 
-from monitor.composite import Composite
+from monitor.geo import Grid
+from monitor.imagery import Composite
 from monitor.model import MineModel
+from monitor.params import DetectionParams
 
-__all__ = ["Detection", "detect", "mask_from_probability", "ndvi"]
+__all__ = ["Detection", "DetectionParams", "detect", "mask_from_probability", "ndvi", "mndwi"]
 
 
 @dataclass(frozen=True)
 class Detection:
-    """One site-year's mine mask on the composite's grid."""
+    """A mine mask on a composite's grid."""
 
     probability: np.ndarray = field(repr=False)
     """(H, W) float32 mine probability (NaN where there was no clear observation)."""
@@ -24,18 +29,30 @@ class Detection:
     """(H, W) bool: mine, after threshold and minimum mapping unit."""
     valid: np.ndarray = field(repr=False)
     """(H, W) bool: enough clear observations to say mine or not."""
-    crs: str
-    """CRS of the grid."""
-    transform: Affine
-    """Transform of the grid."""
+    grid: Grid
+    """The grid."""
     model_version: str
     """Version of the model that made it."""
 
+    def crop(self, grid: Grid) -> Detection:
+        rows, cols = self.grid.window_of(grid)
+        return replace(self, grid=grid, probability=self.probability[rows, cols],
+                       mask=self.mask[rows, cols], valid=self.valid[rows, cols])  # fmt: skip
+
+
+def _nd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (a - b) / (a + b)
+
 
 def ndvi(reflectance: np.ndarray) -> np.ndarray:
-    nir, red = reflectance[7], reflectance[3]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (nir - red) / (nir + red)
+    """NDVI (B08, B04) of a (12, H, W) composite."""
+    return _nd(reflectance[7], reflectance[3])
+
+
+def mndwi(reflectance: np.ndarray) -> np.ndarray:
+    """MNDWI (B03, B11): above 0 over open water, turbid or not."""
+    return _nd(reflectance[2], reflectance[10])
 
 
 def mask_from_probability(
@@ -52,20 +69,14 @@ def mask_from_probability(
     return mask
 
 
-def detect(
-    composite: Composite,
-    model: MineModel,
-    *,
-    threshold: float | None = None,
-    min_mapping_unit_ha: float = 0.5,
-    min_clear: int = 2,
-) -> Detection:
-    """The FCN over a composite, thresholded (None: the model's own threshold, chosen on
-    held-out data), small patches dropped, pixels without enough clear looks never mine."""
-    threshold = model.threshold if threshold is None else threshold
-    valid = composite.clear >= min_clear
+def detect(composite: Composite, model: MineModel, params: DetectionParams) -> Detection:
+    """The FCN over a composite, thresholded (the model's own threshold, chosen on held-out
+    data, unless the config sets one), small patches dropped, pixels without enough clear
+    looks never mine."""
+    threshold = model.threshold if params.threshold is None else params.threshold
+    valid = composite.clear >= params.min_clear
     prob = model.predict(composite.reflectance)
     prob = np.where(composite.clear > 0, prob, np.nan).astype(np.float32)
-    min_pixels = int(np.ceil(min_mapping_unit_ha / composite.pixel_area_ha))
+    min_pixels = int(np.ceil(params.min_mapping_unit_ha / composite.pixel_area_ha))
     mask = mask_from_probability(np.nan_to_num(prob, nan=0.0), valid, threshold, min_pixels)
-    return Detection(prob, mask, valid, composite.crs, composite.transform, model.version)
+    return Detection(prob, mask, valid, composite.grid, model.version)

@@ -76,8 +76,9 @@ class CompositeConfig:
     """Share of a site's pixels that must reach min_clear_observations for the year to count."""
     site_buffer_m: float = 300.0
     """Buffer around the site geometry loaded with it (context for the FCN)."""
-    cache: str = "data/cache"
-    """Folder of the on-disk composite cache."""
+    cache: str | None = "data/cache"
+    """Folder of the on-disk composite cache; null: keep no composites (reports then show
+    no imagery)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,8 @@ class ComputeConfig:
     """Dask distributed scheduler address (tcp://host:port); null: local threads."""
     threads: int = 2
     """Threads for loading imagery and running the model locally."""
+    max_group_px: int = 2048
+    """Largest side (px at 10 m) of an imagery group: sites closer than that share one load."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,8 @@ class DemoConfig:
     """Seed of the demo world built when the configured catalog is the demo's and missing."""
     out: str = "data/demo"
     """Folder of the demo world."""
+    biomes: tuple[str, ...] = ("savanna",)
+    """Biomes of the demo world built on demand (savanna, rainforest, arid, temperate)."""
 
 
 @dataclass(frozen=True)
@@ -186,8 +191,8 @@ class Config:
         return cat is not None and cat.resolve() == (self.demo_dir / "catalog.json").resolve()
 
     @property
-    def cache_dir(self) -> Path:
-        return self.base / self.composite.cache
+    def cache_dir(self) -> Path | None:
+        return self.base / self.composite.cache if self.composite.cache else None
 
 
 _SECTIONS = {

@@ -21,13 +21,13 @@ from shapely.ops import transform as shp_transform
 
 from monitor.baseline import load_baseline
 from monitor.classify import detect, mask_from_probability, ndvi
-from monitor.composite import CompositeCache, CompositeParams, cached_composite
 from monitor.config import Config
 from monitor.errors import MonitorError
+from monitor.imagery import cache_for, cached_composite, open_source
 from monitor.labels import LABEL_IGNORE, rasterize_labels, read_labels
 from monitor.metrics import confusion, scores
 from monitor.model import load_model
-from monitor.source import open_source
+from monitor.params import CompositeParams, DetectionParams
 
 __all__ = ["Evaluation", "evaluate", "baseline_mask", "format_evaluation"]
 
@@ -99,7 +99,7 @@ def evaluate(cfg: Config, reference: Path, year: int) -> Evaluation:
     params = CompositeParams.from_config(cfg)
     comp, _ = cached_composite(
         source,
-        CompositeCache(cfg.cache_dir),
+        cache_for(cfg),
         "evaluate",
         area,
         year,
@@ -116,8 +116,7 @@ def evaluate(cfg: Config, reference: Path, year: int) -> Evaluation:
     else:
         ref = rasterize_labels(labels, comp.shape, comp.transform, comp.crs)
     mmu = cfg.detection.min_mapping_unit_ha
-    det = detect(comp, model, threshold=cfg.detection.threshold, min_mapping_unit_ha=mmu,
-                 min_clear=cfg.composite.min_clear_observations)  # fmt: skip
+    det = detect(comp, model, DetectionParams.from_config(cfg))
     keep = (ref <= 1) & det.valid
     if not keep.any():
         raise MonitorError(f"{reference}: no assessed pixel has clear imagery in {year}")

@@ -16,10 +16,12 @@ between the scenes a model is trained on and those it meets.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -113,9 +115,30 @@ class ModelMeta:
         return meta
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 for a moment: TensorFlow's C++ start-up lines (oneDNN, absl)
+    ignore TF_CPP_MIN_LOG_LEVEL, and cron mails whatever lands on stderr. Kept with -v."""
+    if log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _keras():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "keras" not in sys.modules:
+        with _quiet_stderr():
+            import keras  # noqa: F401
     import keras
 
     return keras

@@ -85,7 +85,7 @@ def bigearthnet_patches() -> list[RealPatch]:
             bands.append(np.repeat(np.repeat(dn, factor, 0), factor, 1))
         refl = np.stack(bands).astype(np.float32) / 10000.0
         green, swir = refl[BANDS.index("B03")], refl[BANDS.index("B11")]
-        snow = ((green - swir) / np.maximum(green + swir, 1e-3) > 0.4) & (green > 0.2)
+        snow = ((green - swir) / np.maximum(green + swir, 1e-3) > 0.4) & (green > 0.1)
         refl[:, snow] = np.nan
         refl[:, (refl == 0).any(axis=0)] = np.nan
         meta = json.load(io.BytesIO(files[f"{folder}_labels_metadata.json"]))

@@ -23,12 +23,13 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from monitor.change import SiteStatus
-from monitor.composite import CompositeCache, CompositeParams
 from monitor.config import Config
-from monitor.history import site_statuses
+from monitor.geo import polygon_mask
+from monitor.imagery import CompositeCache, cache_for, composite_key, open_source
+from monitor.params import CompositeParams
+from monitor.queries import candidates, site_statuses
 from monitor.quicklook import rgb_array, write_png
-from monitor.run import site_mask
-from monitor.source import open_source
+from monitor.rank import Candidate
 from monitor.store import SiteRecord, SiteYear, Store
 
 __all__ = ["write_report", "ReportResult", "STATUS_COLOURS"]
@@ -118,7 +119,8 @@ def _mid_lat(sites: list[SiteRecord]) -> float:
     return float(np.mean([s.geometry.centroid.y for s in sites])) if sites else 0.0
 
 
-def _index(cfg: Config, sites, statuses: dict[str, SiteStatus], rows: list[SiteYear]) -> str:
+def _index(cfg: Config, sites, statuses: dict[str, SiteStatus], rows: list[SiteYear],
+           ranked: dict[str, Candidate]) -> str:  # fmt: skip
     counts: dict[str, int] = {}
     for st in statuses.values():
         counts[st.status] = counts.get(st.status, 0) + 1
@@ -131,17 +133,16 @@ def _index(cfg: Config, sites, statuses: dict[str, SiteStatus], rows: list[SiteY
     total = [sum(r.mined_area_ha or 0 for r in rows if r.year == y) for y in years]
     area_fig = go.Figure(go.Bar(x=years, y=total, marker_color="#d1495b", name="disturbed area"))
     area_fig.update_layout(title="Total disturbed area per year (ha)", xaxis=dict(dtick=1))
-    cands = sorted(
-        (s for s in statuses.values() if s.restoration_candidate), key=lambda s: s.rank or 0
-    )
+    cands = sorted(ranked.values(), key=lambda c: c.rank)
     cand_rows = "".join(
-        f"<tr><td class='num'>{s.rank}</td><td><a href='sites/{html.escape(s.site_id)}.html'>"
+        f"<tr><td class='num'>{c.rank}</td><td><a href='sites/{html.escape(s.site_id)}.html'>"
         f"{html.escape(s.site_id)}</a></td><td>{html.escape(s.name)}</td><td>{_badge(s.status)}</td>"
-        f"<td>{html.escape('; '.join(s.reasons))}</td><td class='num'>{s.peak_area_ha:.1f}</td>"
+        f"<td>{html.escape('; '.join(c.reasons))}</td><td class='num'>{s.peak_area_ha:.1f}</td>"
         f"<td class='num' data-sort='{s.years_since_activity if s.years_since_activity is not None else ''}'>"
         f"{s.years_since_activity if s.years_since_activity is not None else '-'}</td>"
-        f"<td class='num'>{s.protected_overlap:.0%}</td><td class='num'>{s.confidence:.2f}</td></tr>"
-        for s in cands
+        f"<td class='num'>{c.protected_overlap:.0%}</td><td class='num'>{s.confidence:.2f}</td></tr>"
+        for c in cands
+        for s in [statuses[c.site_id]]
     )
     all_rows = "".join(
         f"<tr><td><a href='sites/{html.escape(s.site_id)}.html'>{html.escape(s.site_id)}</a></td>"
@@ -201,7 +202,7 @@ def _basemap_traces(sites, statuses) -> list[dict]:
 
 
 def _site_page(cfg: Config, site: SiteRecord, st: SiteStatus, rows: list[SiteYear], feet, img_dir: Path,
-               cache: CompositeCache, params: CompositeParams, source_key: str) -> str:  # fmt: skip
+               cache: CompositeCache | None, params: CompositeParams, source_key: str) -> str:  # fmt: skip
     import shapely
 
     years = [r.year for r in rows]
@@ -224,14 +225,14 @@ def _site_page(cfg: Config, site: SiteRecord, st: SiteStatus, rows: list[SiteYea
     nd.update_layout(title="NDVI: footprint vs surroundings", xaxis=dict(dtick=1))
 
     wkb = shapely.to_wkb(site.geometry)
-    key = params.key(source_key, wkb)
+    key = composite_key(source_key, params, wkb)
     thumbs = []
     for r in rows:
-        comp = cache.get(site.site_id, r.year, key)
+        comp = cache.get(site.site_id, r.year, key) if cache is not None else None
         if comp is None:
             continue
         fp = feet.get(r.year)
-        outline = site_mask(fp, comp) if fp is not None else None
+        outline = polygon_mask(fp, comp.shape, comp.transform, comp.crs) if fp is not None else None
         name = f"{site.site_id}_{r.year}.png"
         write_png(rgb_array(comp.reflectance, outline), img_dir / name, scale=1)
         label = "no clear data" if r.mined_area_ha is None else f"{r.mined_area_ha:.1f} ha"
@@ -279,7 +280,9 @@ def write_report(
     with Store(cfg.store) as store:
         sync_config_sites(store, cfg)
         sites = store.sites(site_ids or None)
-        statuses = {s.site_id: s for s in site_statuses(cfg, store)}
+        analysed = site_statuses(cfg, store)
+        ranked = candidates(cfg, store, analysed)
+        statuses = {s.site_id: s for s in analysed}
         rows = store.site_years()
         feet = {s.site_id: store.footprints(s.site_id) for s in sites}
     wanted = {s.site_id for s in sites}
@@ -287,7 +290,7 @@ def write_report(
     statuses = {k: v for k, v in statuses.items() if k in wanted}
     params = CompositeParams.from_config(cfg)
     source_key = open_source(cfg.source).key
-    cache = CompositeCache(cfg.cache_dir)
+    cache = cache_for(cfg)
     pages = []
     for k, site in enumerate(sites, 1):
         srows = [r for r in rows if r.site_id == site.site_id]
@@ -298,6 +301,6 @@ def write_report(
         if progress:
             progress(k, len(sites))
     index = out / "index.html"
-    index.write_text(_index(cfg, sites, statuses, rows), encoding="utf-8")
+    index.write_text(_index(cfg, sites, statuses, rows, ranked), encoding="utf-8")
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return ReportResult(index, tuple(pages), size)

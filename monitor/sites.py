@@ -19,8 +19,8 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
-from monitor.composite import utm_crs
 from monitor.errors import SiteError
+from monitor.geo import utm_crs
 from monitor.store import SiteRecord, Store
 
 __all__ = ["ImportReport", "read_sites", "import_sites", "sync_config_sites", "ID_FIELDS"]

@@ -9,23 +9,45 @@ leaves no half-written row.
 
 from __future__ import annotations
 
-import datetime as dt
+import fcntl
 import json
+import os
+import socket
 import sqlite3
 import struct
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from monitor.errors import StoreError
+from monitor.errors import LockedError, StoreError
+from monitor.records import SiteRecord, SiteYear, now
 
-__all__ = ["Store", "SiteRecord", "SiteYear", "SCHEMA_VERSION", "gpkg_blob", "geometry_from_blob"]
+__all__ = [
+    "Store",
+    "StoreLock",
+    "SiteRecord",
+    "SiteYear",
+    "SCHEMA_VERSION",
+    "gpkg_blob",
+    "geometry_from_blob",
+]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Columns each schema version added (a store of an older version is upgraded in place).
+_MIGRATIONS = {
+    2: [
+        "ALTER TABLE sites ADD COLUMN geom_hash TEXT",
+        "ALTER TABLE sites ADD COLUMN retired_at TEXT",
+        "ALTER TABLE site_years ADD COLUMN water_fraction REAL",
+        "ALTER TABLE site_years ADD COLUMN ndvi_grid BLOB",
+        "ALTER TABLE site_years ADD COLUMN ndvi_grid_meta TEXT",
+        "ALTER TABLE site_years ADD COLUMN geometry_hash TEXT",
+        "ALTER TABLE site_years ADD COLUMN season TEXT",
+    ],
+}
 _GPKG_APP_ID = 0x47504B47
 _GPKG_VERSION = 10300
 
@@ -55,62 +77,6 @@ def geometry_from_blob(blob: bytes | None) -> BaseGeometry | None:
     return shapely.from_wkb(bytes(blob[size:]))
 
 
-@dataclass(frozen=True)
-class SiteRecord:
-    """A registered site."""
-
-    site_id: str
-    """Unique id."""
-    name: str
-    """Display name."""
-    geometry: BaseGeometry
-    """Concession polygon (EPSG:4326)."""
-    source_file: str = ""
-    """File it was imported from."""
-
-
-@dataclass(frozen=True)
-class SiteYear:
-    """One site x year of the history."""
-
-    site_id: str
-    """Site."""
-    year: int
-    """Year."""
-    mined_area_ha: float | None
-    """Detected mine area inside the site; None when the year had too few clear observations."""
-    mine_fraction: float | None
-    """Mined share of the site's area."""
-    clear_observations: float
-    """Median count of clear observations over the site's pixels."""
-    valid_fraction: float
-    """Share of the site's pixels with enough clear observations."""
-    ndvi: float | None
-    """Mean NDVI over the site's largest footprint so far (revegetation shows here)."""
-    model_version: str
-    """Model that classified the year."""
-    source_key: str
-    """Imagery source."""
-    params_key: str
-    """Hash of the compositing and detection parameters."""
-    items_used: tuple[str, ...] = ()
-    """STAC item ids in the composite."""
-    items_skipped: tuple[tuple[str, str], ...] = ()
-    """(id, reason) of scenes that could not be read."""
-    baselines: tuple[str, ...] = ()
-    """Processing baselines of the items used."""
-    footprint: BaseGeometry | None = None
-    """Detected mine outline (EPSG:4326)."""
-    mean_probability: float | None = None
-    """Mean mine probability over the detected footprint (a confidence ingredient)."""
-    ndvi_surroundings: float | None = None
-    """Mean NDVI of the site's land outside its largest footprint."""
-    computed_at: str = ""
-    """UTC timestamp of the computation."""
-    run_id: int | None = None
-    """Run that wrote the row."""
-
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
   srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
@@ -126,7 +92,7 @@ CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
   CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name));
 CREATE TABLE IF NOT EXISTS sites (
   fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON, site_id TEXT NOT NULL UNIQUE,
-  name TEXT, source_file TEXT, imported_at TEXT, updated_at TEXT);
+  name TEXT, source_file TEXT, imported_at TEXT, updated_at TEXT, geom_hash TEXT, retired_at TEXT);
 CREATE TABLE IF NOT EXISTS footprints (
   fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON, site_id TEXT NOT NULL,
   year INTEGER NOT NULL, area_ha REAL, UNIQUE(site_id, year));
@@ -135,6 +101,7 @@ CREATE TABLE IF NOT EXISTS site_years (
   mined_area_ha REAL, mine_fraction REAL, clear_observations REAL, valid_fraction REAL,
   ndvi REAL, ndvi_surroundings REAL, mean_probability REAL, model_version TEXT, source_key TEXT, params_key TEXT,
   items_used TEXT, items_skipped TEXT, processing_baselines TEXT, computed_at TEXT, run_id INTEGER,
+  water_fraction REAL, ndvi_grid BLOB, ndvi_grid_meta TEXT, geometry_hash TEXT, season TEXT,
   UNIQUE(site_id, year));
 CREATE INDEX IF NOT EXISTS site_years_site ON site_years(site_id, year);
 CREATE TABLE IF NOT EXISTS failures (
@@ -151,10 +118,6 @@ _WGS84 = (
     'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
     'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]'
 )
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Store:
@@ -186,35 +149,62 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write: all of it lands, or none of it."""
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:  # SQLite may have rolled back itself (disk full)
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if "full" in str(exc):
+                raise StoreError(
+                    f"the disk holding {self.path} is full; free space and rerun "
+                    "(nothing half-written was kept)"
+                ) from None
             raise
-        self.conn.execute("COMMIT")
 
     # -- schema -------------------------------------------------------------------------
     def _init(self) -> None:
         c = self.conn
         tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "meta" in tables:
-            row = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            version = int(row[0]) if row else None
-            if version != SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has schema version {version}, this tool writes {SCHEMA_VERSION}; "
-                    "point `store` at a new file or upgrade the tool"
-                )
-            # a derived cache, not history: safe to add to a store written before it existed
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS site_status (site_id TEXT PRIMARY KEY, payload TEXT)"
-            )
+        if tables - {"sqlite_sequence"}:
+            self._check_ours(tables)
             return
-        if tables - {"sqlite_sequence"} and "gpkg_contents" not in tables and "meta" not in tables:
+        self._create()
+
+    def _check_ours(self, tables: set[str]) -> None:
+        """Refuse, without writing a byte, a file another program made; upgrade an older
+        store of ours in place."""
+        c = self.conn
+        if not {"meta", "site_years", "sites"} <= tables:
             raise StoreError(
-                f"{self.path} is an SQLite file but not a mine monitor store; choose another path"
+                f"{self.path} is an SQLite/GeoPackage file that this tool did not write; "
+                "nothing was changed: point `store` at a new file"
             )
+        row = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        try:
+            version = int(row[0]) if row else None
+        except (TypeError, ValueError):
+            version = None
+        if version is None or version > SCHEMA_VERSION or version < 1:
+            raise StoreError(
+                f"{self.path} has schema version {row[0] if row else 'none'}, this tool writes "
+                f"{SCHEMA_VERSION}; nothing was changed: upgrade the tool or use a new store"
+            )
+        if version < SCHEMA_VERSION:
+            with self.transaction():
+                for v in range(version + 1, SCHEMA_VERSION + 1):
+                    for sql in _MIGRATIONS[v]:
+                        c.execute(sql)
+                c.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+        # a derived cache, not history: safe to add to a store written before it existed
+        c.execute("CREATE TABLE IF NOT EXISTS site_status (site_id TEXT PRIMARY KEY, payload TEXT)")
+
+    def _create(self) -> None:
+        c = self.conn
         c.execute(f"PRAGMA application_id={_GPKG_APP_ID}")
         c.execute(f"PRAGMA user_version={_GPKG_VERSION}")
         # idempotent DDL; the meta row written last marks the store complete
@@ -305,32 +295,31 @@ class Store:
     # -- site-years ---------------------------------------------------------------------
     def put_site_year(self, row: SiteYear) -> None:
         """Write one site-year (row, footprint, failure cleared) atomically."""
+        values = [_encode(f, getattr(row, f)) for f in _ROW_FIELDS]
+        values[_ROW_FIELDS.index("computed_at")] = row.computed_at or now()
         with self.transaction() as c:
             c.execute(
-                "INSERT OR REPLACE INTO site_years (site_id, year, mined_area_ha, mine_fraction,"
-                " clear_observations, valid_fraction, ndvi, mean_probability, model_version, source_key,"
-                " params_key, items_used, items_skipped, processing_baselines, computed_at, run_id)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    row.site_id, row.year, row.mined_area_ha, row.mine_fraction, row.clear_observations,
-                    row.valid_fraction, row.ndvi, row.mean_probability, row.model_version, row.source_key,
-                    row.params_key, json.dumps(list(row.items_used)),
-                    json.dumps([list(x) for x in row.items_skipped]), json.dumps(list(row.baselines)),
-                    row.computed_at or now(), row.run_id,
-                ),
-            )  # fmt: skip
+                f"INSERT OR REPLACE INTO site_years ({', '.join(_ROW_COLUMNS)})"
+                f" VALUES ({', '.join('?' * len(_ROW_COLUMNS))})",
+                values,
+            )
             c.execute("DELETE FROM footprints WHERE site_id=? AND year=?", (row.site_id, row.year))
             if row.footprint is not None and not row.footprint.is_empty:
                 c.execute(
                     "INSERT INTO footprints (geom, site_id, year, area_ha) VALUES (?,?,?,?)",
-                    (
-                        gpkg_blob(_as_multipolygon(row.footprint)),
-                        row.site_id,
-                        row.year,
-                        row.mined_area_ha,
-                    ),
-                )
+                    (gpkg_blob(_as_multipolygon(row.footprint)), row.site_id, row.year,
+                     row.mined_area_ha),
+                )  # fmt: skip
             c.execute("DELETE FROM failures WHERE site_id=? AND year=?", (row.site_id, row.year))
+            self.bump(c)
+
+    def update_ndvi(self, site_id: str, values: dict[int, tuple[float | None, float | None]]) -> None:
+        """Set the footprint and surroundings NDVI of a site's years in one transaction."""
+        with self.transaction() as c:
+            c.executemany(
+                "UPDATE site_years SET ndvi=?, ndvi_surroundings=? WHERE site_id=? AND year=?",
+                [(fp, sur, site_id, year) for year, (fp, sur) in values.items()],
+            )
             self.bump(c)
 
     @staticmethod
@@ -355,46 +344,42 @@ class Store:
             c.executemany("INSERT INTO site_status VALUES (?, ?)", payloads)
             c.execute("INSERT OR REPLACE INTO meta VALUES ('status_basis', ?)", (basis,))
 
-    def site_years(self, site_id: str | None = None) -> list[SiteYear]:
-        sql = (
-            "SELECT site_id, year, mined_area_ha, mine_fraction, clear_observations, valid_fraction, ndvi,"
-            " model_version, source_key, params_key, items_used, items_skipped, processing_baselines,"
-            " mean_probability, computed_at, run_id, ndvi_surroundings FROM site_years"
-        )
+    def site_years(self, site_id: str | None = None, *, grids: bool = False) -> list[SiteYear]:
+        """Rows by site and year (one site's, or every site's); the NDVI rasters only when
+        asked for."""
+        fields = [f for f in _ROW_FIELDS if grids or f not in ("ndvi_grid", "ndvi_grid_meta")]
+        sql = f"SELECT {', '.join(_COLUMN_OF.get(f, f) for f in fields)} FROM site_years"
         args: tuple = ()
         if site_id is not None:
             sql += " WHERE site_id=?"
             args = (site_id,)
         rows = self.conn.execute(sql + " ORDER BY site_id, year", args).fetchall()
-        return [
-            SiteYear(
-                site_id=r[0],
-                year=r[1],
-                mined_area_ha=r[2],
-                mine_fraction=r[3],
-                clear_observations=r[4],
-                valid_fraction=r[5],
-                ndvi=r[6],
-                model_version=r[7],
-                source_key=r[8],
-                params_key=r[9],
-                items_used=tuple(json.loads(r[10] or "[]")),
-                items_skipped=tuple(tuple(x) for x in json.loads(r[11] or "[]")),
-                baselines=tuple(json.loads(r[12] or "[]")),
-                mean_probability=r[13],
-                computed_at=r[14],
-                run_id=r[15],
-                ndvi_surroundings=r[16],
-            )  # fmt: skip
-            for r in rows
-        ]
+        return [SiteYear(**{f: _decode(f, v) for f, v in zip(fields, r, strict=True)}) for r in rows]
 
-    def done_keys(self) -> dict[tuple[str, int], tuple[str, str, str]]:
-        """(site, year) -> (model_version, source_key, params_key) of every stored row."""
+    def site_names(self) -> list[tuple[str, str]]:
+        """(site id, name) of every site, by id."""
+        rows = self.conn.execute("SELECT site_id, name FROM sites ORDER BY site_id")
+        return [(r[0], r[1] or r[0]) for r in rows]
+
+    def series(self) -> dict[str, list[tuple]]:
+        """Each site's (year, area, footprint NDVI, surroundings NDVI), by year: what the
+        change analysis reads, in one lean query."""
+        out: dict[str, list[tuple]] = {}
         rows = self.conn.execute(
-            "SELECT site_id, year, model_version, source_key, params_key FROM site_years"
+            "SELECT site_id, year, mined_area_ha, ndvi, ndvi_surroundings FROM site_years"
+            " ORDER BY site_id, year"
         )
-        return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
+        for sid, *values in rows:
+            out.setdefault(sid, []).append(tuple(values))
+        return out
+
+    def done_keys(self) -> dict[tuple[str, int], tuple[str, str, str, str]]:
+        """(site, year) -> (model version, source, parameters, geometry hash) of every row."""
+        rows = self.conn.execute(
+            "SELECT site_id, year, model_version, source_key, params_key, geometry_hash"
+            " FROM site_years"
+        )
+        return {(r[0], r[1]): (r[2], r[3], r[4], r[5] or "") for r in rows}
 
     def footprints(self, site_id: str) -> dict[int, BaseGeometry]:
         rows = self.conn.execute(
@@ -433,10 +418,10 @@ class Store:
                 (now(), outcome, done, skipped, failed, run_id),
             )
 
-    def runs(self) -> list[dict]:
-        cur = self.conn.execute("SELECT * FROM runs ORDER BY fid")
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    def mark_killed_runs(self) -> None:
+        """Runs still marked running hold no lock any more: they were killed."""
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET outcome='killed' WHERE outcome='running'")
 
     def _update_extent(self, c: sqlite3.Connection, table: str) -> None:
         rows = c.execute(f"SELECT geom FROM {table}").fetchall()
@@ -448,6 +433,69 @@ class Store:
             "UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=?, last_change=? WHERE table_name=?",
             (minx, miny, maxx, maxy, now(), table),
         )
+
+
+#: SiteYear fields kept in site_years (the footprint lives in its own layer).
+_ROW_FIELDS = (
+    "site_id", "year", "mined_area_ha", "mine_fraction", "clear_observations", "valid_fraction",
+    "ndvi", "ndvi_surroundings", "mean_probability", "water_fraction", "model_version",
+    "source_key", "params_key", "items_used", "items_skipped", "baselines", "ndvi_grid",
+    "ndvi_grid_meta", "geometry_hash", "season", "computed_at", "run_id",
+)  # fmt: skip
+_COLUMN_OF = {"baselines": "processing_baselines"}
+_ROW_COLUMNS = tuple(_COLUMN_OF.get(f, f) for f in _ROW_FIELDS)
+_JSON_FIELDS = {"items_used", "items_skipped", "baselines"}
+
+
+def _encode(name: str, value):
+    if name == "items_skipped":
+        return json.dumps([list(x) for x in value])
+    if name in _JSON_FIELDS:
+        return json.dumps(list(value))
+    return value
+
+
+def _decode(name: str, value):
+    if name == "items_skipped":
+        return tuple(tuple(x) for x in json.loads(value or "[]"))
+    if name in _JSON_FIELDS:
+        return tuple(json.loads(value or "[]"))
+    if name in ("ndvi_grid", "ndvi_grid_meta", "geometry_hash", "season"):
+        return value if value is not None else (b"" if name == "ndvi_grid" else "")
+    return value
+
+
+class StoreLock:
+    """An exclusive flock beside the store (``<store>.lock``); the kernel drops it when the
+    process dies, so a killed run never blocks the next."""
+
+    def __init__(self, store_path: Path):
+        self.path = Path(store_path).with_name(Path(store_path).name + ".lock")
+        self.fd: int | None = None
+
+    def __enter__(self) -> StoreLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown process"
+            os.close(fd)
+            raise LockedError(
+                f"another run holds {self.path} ({holder}); wait for it to finish"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {now()}\n".encode(), 0)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
 
 
 def _as_multipolygon(geom: BaseGeometry) -> BaseGeometry:

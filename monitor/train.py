@@ -45,13 +45,13 @@ from shapely.geometry import box
 from monitor.bands import BANDS
 from monitor.baseline import FEATURES, baseline_path, fit_baseline, pixel_features
 from monitor.classify import mask_from_probability
-from monitor.composite import CompositeCache, CompositeParams, cached_composite
 from monitor.config import Config
 from monitor.errors import MonitorError
+from monitor.imagery import cache_for, cached_composite, open_source
 from monitor.labels import LABEL_IGNORE, rasterize_kinds, rasterize_labels, read_labels
 from monitor.metrics import confusion, scores
 from monitor.model import MineModel, ModelMeta, _keras, build_fcn, weights_digest
-from monitor.source import open_source
+from monitor.params import CompositeParams
 
 __all__ = ["TrainSettings", "TrainingTile", "TrainReport", "collect_tiles", "train_model"]
 
@@ -170,7 +170,7 @@ def collect_tiles(
     kinds = sorted(set(labels.kind), key=lambda k: (k != "mine", k))
     source = open_source(cfg.source)
     params = CompositeParams.from_config(cfg)
-    cache = CompositeCache(cfg.cache_dir)
+    cache = cache_for(cfg)
     groups = _regions(labels)
     tiles: list[TrainingTile] = []
     for k, rows in enumerate(groups, 1):
@@ -291,12 +291,7 @@ class PatchSampler:
         by_kind: dict[int, list[tuple[int, np.ndarray]]] = {}
         for ti, t in enumerate(tiles):
             train = t.split == TRAIN
-            clusters, n = ndimage.label((t.y == 1) & train, structure=np.ones((3, 3)))
-            flat = clusters.ravel()
-            order = np.argsort(flat, kind="stable")
-            bounds = np.searchsorted(flat[order], np.arange(1, n + 2))
-            for c in range(n):
-                self.mines.append((ti, order[bounds[c] : bounds[c + 1]]))
+            self.mines += [(ti, idx) for idx in _components((t.y == 1) & train)]
             for k in np.unique(t.kind[(t.y == 0) & train]):
                 idx = np.flatnonzero(((t.kind == k) & (t.y == 0) & train).ravel())
                 by_kind.setdefault(int(k), []).append((ti, idx))
@@ -345,11 +340,18 @@ class PatchSampler:
         self.hard = []
         for ti, (t, prob) in enumerate(zip(self.tiles, probs, strict=True)):
             wrong = (t.y == 0) & (t.split == TRAIN) & (prob > threshold)
-            blobs, n = ndimage.label(wrong)
-            for c in range(1, min(n, 400) + 1):
-                idx = np.flatnonzero((blobs == c).ravel())
-                if len(idx) >= 3:
-                    self.hard.append((ti, idx))
+            self.hard += [(ti, idx) for idx in _components(wrong) if len(idx) >= 3]
+
+
+def _components(mask: np.ndarray) -> list[np.ndarray]:
+    """Flat pixel indices of each 8-connected component of ``mask``."""
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
+    if n == 0:
+        return []
+    flat = labels.ravel()
+    order = np.argsort(flat, kind="stable")
+    bounds = np.searchsorted(flat[order], np.arange(1, n + 2))
+    return [order[bounds[c] : bounds[c + 1]] for c in range(n)]
 
 
 def augment(

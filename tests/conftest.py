@@ -35,7 +35,7 @@ def tiny_demo(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("demo") / "world"
     build_demo(
-        out, seed=11, first_year=TINY_YEARS[0], last_year=TINY_YEARS[1], size=576, training_size=324
+        out, seed=11, first_year=TINY_YEARS[0], last_year=TINY_YEARS[1], size=576, training_size=576
     )
     return out
 

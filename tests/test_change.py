@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.change import YearPoint, analyse, rank_candidates, sparkline
+from monitor.change import YearPoint, analyse, sparkline
 from monitor.config import ChangeConfig
+from monitor.rank import rank_candidates
 
 CFG = ChangeConfig()
 YEARS = list(range(2016, 2026))
@@ -94,9 +95,10 @@ def test_restoration_candidates_are_ranked_with_reasons():
     a = analyse("A", "a", series([20, 24, 27, 27, 26, 12, 0, 0, 0, 0]), CFG, 2025)
     b = analyse("B", "b", series([5, 6, 7, 7, 7, 7, 7, 7, 3, 0]), CFG, 2025)
     c = analyse("C", "c", series([0] * 10), CFG, 2025)
-    ranked = {s.site_id: s for s in rank_candidates([a, b, c])}
-    assert ranked["A"].rank == 1 and ranked["C"].rank is None
+    ranked = rank_candidates([a, b, c], {"B": 0.5})
+    assert set(ranked) == {"A", "B"} and ranked["A"].rank == 1 and ranked["B"].rank == 2
     assert any("since last activity" in r for r in ranked["A"].reasons)
+    assert "50% inside protected areas" in ranked["B"].reasons
 
 
 def test_status_json_has_the_contract_keys():

@@ -12,9 +12,10 @@ import rasterio
 from shapely.geometry import shape
 
 from monitor.bands import BANDS
-from monitor.composite import CompositeParams, build_composite
+from monitor.imagery import site_composite
+from monitor.imagery.source import LocalCatalog
+from monitor.params import CompositeParams
 from monitor.quicklook import rgb_array, write_png
-from monitor.source import LocalCatalog
 
 REAL = Path(__file__).resolve().parents[2] / "shared/data/real/stac"
 
@@ -90,19 +91,26 @@ def test_odc_stac_loads_all_assets_offset_scl_and_cloud_cover(tiny_demo):
 def test_expanding_site_grows_in_quicklooks_as_truth_says(tiny_demo, tmp_path):
     truth = json.loads((tiny_demo / "truth/truth.json").read_text())
     site = next(s for s in truth["sites"] if s["trajectory"] == "expansion")
-    first, last = truth["years"]
     sites = {f["properties"]["site_id"]: shape(f["geometry"])
              for f in json.loads((tiny_demo / "sites.geojson").read_text())["features"]}  # fmt: skip
     source = LocalCatalog(tiny_demo / "catalog.json", "sentinel-2-l2a")
     params = CompositeParams(months=(5, 6, 7, 8, 9), max_cloud_cover=70, buffer_m=100)
-    looks = {}
+    comps = {y: site_composite(source, site["site_id"], sites[site["site_id"]], y, params)
+             for y in range(truth["years"][0], truth["years"][1] + 1)}  # fmt: skip
+    # the two years furthest apart among those most pixels saw at least twice: a season
+    # under cloud (one look a pixel) keeps cloud edges a mask cannot find
+    good = [y for y, c in comps.items() if (c.clear >= 2).mean() > 0.6]
+    first, last = min(good), max(good)
+    looks, seen = {}, None
     for year in (first, last):
-        comp = build_composite(source, site["site_id"], sites[site["site_id"]], year, params)
+        comp = comps[year]
         looks[year] = rgb_array(comp.reflectance).astype(np.int16)
+        clear = comp.clear >= 2
+        seen = clear if seen is None else seen & clear
         png = write_png(looks[year].astype(np.uint8), tmp_path / f"{site['site_id']}_{year}.png", 2)
         assert png.stat().st_size > 1000
         # the truth's footprint on the composite grid
-        with rasterio.open(tiny_demo / f"truth/mine_{year}.tif") as ref:
+        with rasterio.open(tiny_demo / f"truth/savanna/mine_{year}.tif") as ref:
             from rasterio.warp import Resampling, reproject
 
             grid = np.zeros(comp.shape, np.uint8)
@@ -110,11 +118,11 @@ def test_expanding_site_grows_in_quicklooks_as_truth_says(tiny_demo, tmp_path):
                       resampling=Resampling.nearest)  # fmt: skip
         looks[f"truth{year}"] = grid.astype(bool)
     # pixels whose quicklook colour changed a lot: new pits and dumps
-    changed = np.abs(looks[last] - looks[first]).mean(axis=0) > 25
-    grown = looks[f"truth{last}"] & ~looks[f"truth{first}"]
+    changed = (np.abs(looks[last] - looks[first]).mean(axis=0) > 25) & seen
+    grown = looks[f"truth{last}"] & ~looks[f"truth{first}"] & seen
     truth_growth = site["area_ha"][str(last)] - site["area_ha"][str(first)]
-    assert truth_growth > 2
-    assert grown.sum() * 0.01 > 0.7 * truth_growth
+    assert last - first >= 2 and truth_growth > 2
+    assert grown.sum() * 0.01 > 0.5 * truth_growth
     # most of the truth's new footprint changed colour, and most change lies in it
     assert (changed & grown).sum() > 0.6 * grown.sum(), ((changed & grown).sum(), grown.sum())
     assert (changed & grown).sum() > 0.5 * changed.sum(), ((changed & grown).sum(), changed.sum())

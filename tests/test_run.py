@@ -14,7 +14,7 @@ import pytest
 
 from monitor.config import load_config
 from monitor.errors import LockedError
-from monitor.run import run_lock
+from monitor.store import StoreLock
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ["--site", "S05", "--site", "S07", "--site", "S11"]
@@ -91,9 +91,9 @@ def test_sigkill_mid_run_then_resume_gives_the_same_store(tiny_demo, tmp_path, r
 
 def test_second_run_is_refused_while_one_holds_the_lock(tiny_demo, tmp_path):
     cfg = make_config(tiny_demo, tmp_path, "locked")
-    with run_lock(load_config(cfg).store):
+    with StoreLock(load_config(cfg).store):
         proc = cli(cfg, "run", *SUBSET)
-        with pytest.raises(LockedError), run_lock(load_config(cfg).store):
+        with pytest.raises(LockedError), StoreLock(load_config(cfg).store):
             pass
     assert proc.returncode == 1
     assert f"pid {os.getpid()}" in proc.stderr and "another run holds" in proc.stderr

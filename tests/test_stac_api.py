@@ -10,9 +10,10 @@ import numpy as np
 from shapely.geometry import shape
 
 from monitor.bands import BANDS
-from monitor.composite import CompositeParams, build_composite
 from monitor.config import SourceConfig
-from monitor.source import LocalCatalog, SeasonQuery, item_baseline, open_source
+from monitor.imagery import site_composite
+from monitor.imagery.source import LocalCatalog, SeasonQuery, item_baseline, open_source
+from monitor.params import CompositeParams
 from tests.stac_server import ExpiringSigner, StacTestServer, demo_items_over_http
 
 REAL = Path(__file__).resolve().parents[2] / "shared/data/real/stac"
@@ -45,12 +46,12 @@ def test_stac_api_search_pages_and_survives_429_and_503(tiny_demo):
 def test_stac_api_composite_reads_cogs_over_http(tiny_demo):
     site = _site(tiny_demo)
     params = CompositeParams(SEASON, 70.0, 100.0)
-    local = build_composite(
+    local = site_composite(
         LocalCatalog(tiny_demo / "catalog.json", "sentinel-2-l2a"), "S", site, 2021, params
     )
     with StacTestServer([], file_root=tiny_demo) as server:
         server.items = demo_items_over_http(tiny_demo, server.url)
-        remote = build_composite(
+        remote = site_composite(
             open_source(SourceConfig(kind="stac-api", catalog=server.url)), "S", site, 2021, params
         )
         assert server.file_requests > 13
@@ -72,7 +73,7 @@ def test_planetary_computer_path_signs_late_and_resigns_on_expiry(tiny_demo):
         # search results carry unsigned hrefs: signing happens at read time only
         assert all("sig=" not in a.href for it in items for a in it.assets.values())
         time.sleep(0.3)  # the token expires, as on a long run
-        comp = build_composite(source, "S", site, 2023, params)
+        comp = site_composite(source, "S", site, 2023, params)
         assert server.refused > 0 and signer.refreshes == 1
     assert len(comp.items_used) == len(items) and not comp.items_skipped
     assert np.isfinite(comp.reflectance).mean() > 0.9

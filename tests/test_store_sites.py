@@ -53,8 +53,10 @@ def test_schema_version_is_checked(tmp_path):
     other = tmp_path / "other.sqlite"
     with sqlite3.connect(other) as c:
         c.execute("CREATE TABLE t (x)")
-    with pytest.raises(StoreError, match="not a mine monitor store"):
+    before = other.read_bytes()
+    with pytest.raises(StoreError, match="this tool did not write; nothing was changed"):
         Store(other)
+    assert other.read_bytes() == before
 
 
 def test_reimport_updates_sites_and_keeps_history(tmp_path):

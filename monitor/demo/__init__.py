@@ -382,18 +382,24 @@ def _collection(items: list[dict], extent_bbox: list[float], years: range) -> di
 
 
 def _world_specs(biomes: tuple[str, ...], seed: int, first: int, last: int, size: int,
-                 training_size: int) -> dict[str, dict]:
-    """Keyword arguments of every world to draw: a main world and a training region per biome.
-    A biome's worlds do not depend on which other biomes are built beside them."""
+                 training_size: int, regions: int) -> dict[str, dict]:
+    """Keyword arguments of every world to draw: a main world and ``regions`` training regions
+    per biome. The first region shares the main world's materials (one region, one geology);
+    further ones lie 15 km apart and see them a little differently. A biome's worlds do not
+    depend on which other biomes are built beside them."""
     specs = {}
     for name in biomes:
         k = list(BIOMES).index(name)
+        bio = BIOMES[name]
         specs[f"{name}/main"] = dict(seed=seed + 20_011 * k, biome=name, size=size,
                                      first_year=first, last_year=last)  # fmt: skip
-        specs[f"{name}/training"] = dict(
-            seed=seed + 1_000_003 + 20_011 * k, biome=name, name="training", size=training_size,
-            first_year=first, last_year=last, training=True, spectra_seed=seed + 20_011 * k,
-        )  # fmt: skip
+        for r in range(regions):
+            x0, y0 = bio.training_origin
+            specs[f"{name}/training{r}"] = dict(
+                seed=seed + 1_000_003 * (r + 1) + 20_011 * k, biome=name, name=f"training{r}",
+                size=training_size, first_year=first, last_year=last, training=True,
+                spectra_seed=seed + 20_011 * k + 7_919 * r, origin=(x0 + 15_000 * r, y0),
+            )  # fmt: skip
     return specs
 
 
@@ -406,6 +412,7 @@ def build_demo(
     last_year: int | None = None,
     size: int = 768,
     training_size: int = 1152,
+    training_regions: int = 1,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoWorld:
@@ -414,14 +421,16 @@ def build_demo(
     last_year = last_year if last_year is not None else last_complete_year()
     years = range(first_year, last_year + 1)
     train_year = min(max(TRAINING_YEAR, first_year), last_year)
-    specs = _world_specs(tuple(biomes), seed, first_year, last_year, size, training_size)
+    specs = _world_specs(tuple(biomes), seed, first_year, last_year, size, training_size,
+                         training_regions)  # fmt: skip
     rng = np.random.default_rng([seed, 1])
     jobs = []
     for name in biomes:
         bio = BIOMES[name]
         jobs += [(f"{name}/main", a) for a in schedule(rng, years, bio)]
-        jobs += [(f"{name}/training", a)
-                 for a in schedule(rng, range(train_year, train_year + 1), bio, False)]  # fmt: skip
+        for r in range(training_regions):
+            jobs += [(f"{name}/training{r}", a)
+                     for a in schedule(rng, range(train_year, train_year + 1), bio, False)]  # fmt: skip
 
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -444,16 +453,18 @@ def build_demo(
     labels, site_feats, bboxes = [], [], []
     for name in biomes:
         main = make_world(**specs[f"{name}/main"])
-        training = make_world(**specs[f"{name}/training"])
         t = _truth(main, years, tmp / "truth")
         truth["worlds"].append(t["world"])
         truth["sites"] += t["sites"]
         truth["unregistered_mines"] += t["unregistered_mines"]
-        _, _, tmask = training.mine_layers(train_year)
-        _write_mask(tmp / "training" / name / f"mine_{train_year}.tif", training, tmask)
-        labels += _labels(training, train_year)
         site_feats += _site_features(main)
-        for w in (main, training):
+        regions = [make_world(**specs[f"{name}/training{r}"]) for r in range(training_regions)]
+        for r, training in enumerate(regions):
+            _, _, tmask = training.mine_layers(train_year)
+            suffix = "" if r == 0 else f"_{r}"
+            _write_mask(tmp / "training" / name / f"mine_{train_year}{suffix}.tif", training, tmask)
+            labels += _labels(training, train_year)
+        for w in (main, *regions):
             lon, lat = _to_lonlat(w)([0, w.size], [w.size, 0])
             bboxes.append([min(lon), min(lat), max(lon), max(lat)])
     (tmp / "truth" / "truth.json").write_text(json.dumps(truth, indent=1))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +31,8 @@ from monitor.errors import SourceError
 __all__ = [
     "SeasonQuery",
     "ItemSource",
+    "Signer",
+    "PlanetaryComputerSigner",
     "LocalCatalog",
     "StacApi",
     "open_source",
@@ -39,7 +41,33 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-Signer = Callable[[str], str]
+
+
+class Signer:
+    """Signs an asset URL just before it is read (odc-stac's ``patch_url``); ``refresh`` drops
+    cached tokens so that the next signature is fresh. Called once when a read is refused:
+    tokens can expire within 45 minutes, runs last hours. This one signs nothing."""
+
+    def __call__(self, url: str) -> str:
+        return url
+
+    def refresh(self) -> None:
+        """Forget cached tokens."""
+
+
+class PlanetaryComputerSigner(Signer):
+    """Planetary Computer's SAS signing (``planetary_computer.sign_url``); its token cache is
+    the package's own, cleared on ``refresh``."""
+
+    def __call__(self, url: str) -> str:
+        import planetary_computer
+
+        return planetary_computer.sign_url(url)
+
+    def refresh(self) -> None:
+        from planetary_computer import sas
+
+        sas.TOKEN_CACHE.clear()
 
 
 @dataclass(frozen=True)
@@ -196,12 +224,6 @@ class StacApi:
         return [it for it in items if query.accepts(it)]
 
 
-def planetary_computer_signer() -> Signer:
-    import planetary_computer
-
-    return planetary_computer.sign_url
-
-
 def open_source(cfg: SourceConfig, signer: Signer | None = None) -> ItemSource:
     """The source a config names; ``signer`` overrides Planetary Computer's (for tests)."""
     if cfg.kind == "local":
@@ -213,7 +235,7 @@ def open_source(cfg: SourceConfig, signer: Signer | None = None) -> ItemSource:
     url = cfg.catalog if cfg.catalog.startswith(("http://", "https://")) else PLANETARY_COMPUTER_URL
     source = StacApi(
         url, cfg.collection, headers=cfg.headers, retries=cfg.retries,
-        signer=signer or planetary_computer_signer(),
+        signer=signer or PlanetaryComputerSigner(),
     )  # fmt: skip
     source.key = f"planetary-computer:{url}:{cfg.collection}"
     return source

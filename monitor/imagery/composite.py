@@ -1,0 +1,185 @@
+"""Yearly composites: search, load (odc-stac), harmonize, cloud-mask, median.
+
+The phases pass small typed objects: :class:`~monitor.imagery.source.SeasonQuery` to the
+source, a list of items to :func:`~monitor.imagery.load.load_scenes`, a
+:class:`~monitor.imagery.load.SceneStack` to :func:`median_composite`, and a
+:class:`Composite` out. A composite is made on any aligned 10 m grid: a site's own, or the
+union of a group of sites that share their scenes (`monitor run` loads each group once and
+crops every site from it, :meth:`Composite.crop`). Loading is where the time goes;
+everything after it is numpy, done in row strips so that memory stays flat.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from monitor.bands import HARMONIZE_BASELINE, HARMONIZE_OFFSET, SCALE, SCL_DROP
+from monitor.geo import Grid
+from monitor.imagery.load import SceneStack, load_scenes
+from monitor.imagery.source import ItemSource, SeasonQuery, item_baseline
+from monitor.params import CompositeParams
+
+__all__ = ["Composite", "median_composite", "build_composite", "site_composite", "nan_quantile"]
+
+log = logging.getLogger(__name__)
+_STRIP = 256  # rows fused at a time
+
+
+@dataclass(frozen=True)
+class Composite:
+    """One year's median composite on a 10 m UTM grid."""
+
+    name: str
+    """What it is of: a site id, a group, a training region."""
+    year: int
+    """Calendar year."""
+    reflectance: np.ndarray = field(repr=False)
+    """(12, H, W) float32 surface reflectance, band order of BANDS; NaN where never clear."""
+    clear: np.ndarray = field(repr=False)
+    """(H, W) uint8 count of clear observations per pixel."""
+    grid: Grid
+    """The grid."""
+    items_used: tuple[str, ...] = ()
+    """Ids of the STAC items that went in."""
+    items_skipped: tuple[tuple[str, str], ...] = ()
+    """(id, reason) of items that could not be read."""
+    baselines: tuple[str, ...] = ()
+    """Processing baselines of the items used (e.g. '02.12', '05.10')."""
+    source_key: str = ""
+    """The source the items came from."""
+
+    @property
+    def crs(self) -> str:
+        return self.grid.crs
+
+    @property
+    def transform(self):
+        return self.grid.transform
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.clear.shape
+
+    @property
+    def pixel_area_ha(self) -> float:
+        return abs(self.transform.a * self.transform.e) / 1e4
+
+    def crop(self, grid: Grid, name: str) -> Composite:
+        """The part of this composite on ``grid`` (aligned, inside): what that site alone
+        would have given, pixel for pixel."""
+        rows, cols = self.grid.window_of(grid)
+        return replace(self, name=name, grid=grid, reflectance=self.reflectance[:, rows, cols].copy(),
+                       clear=self.clear[rows, cols].copy())  # fmt: skip
+
+
+def nan_quantile(stack: np.ndarray, q: float) -> np.ndarray:
+    """Quantile along axis 0 ignoring NaN (linear interpolation, as numpy's); NaN where all
+    are NaN. Sorting once beats np.nanpercentile/nanmedian by ~20x on short time axes."""
+    srt = np.sort(stack, axis=0)  # NaN sort last
+    n = np.sum(~np.isnan(stack), axis=0)
+    pos = np.clip(q * (n - 1), 0, None)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+    a = np.take_along_axis(srt, lo[None], 0)[0]
+    b = np.take_along_axis(srt, hi[None], 0)[0]
+    out = a + (b - a) * (pos - lo)
+    return np.where(n > 0, out, np.nan).astype(stack.dtype)
+
+
+def _screen_missed_clouds(refl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop looks that SCL called clear but that are hazier or darker than the pixel's own
+    other looks: missed cloud edges and cirrus brighten the blue band, missed shadows darken
+    every band. Ground changes within one season rarely do either (phenology moves NIR and
+    SWIR, not blue), so this removes almost only what the mask missed."""
+    blue, nir, swir = refl[:, 1], refl[:, 7], refl[:, 10]
+    n_obs = np.sum(~np.isnan(blue), axis=0)
+    low_blue = nan_quantile(blue, 0.25)
+    med_nir, med_swir = nan_quantile(nir, 0.5), nan_quantile(swir, 0.5)
+    hazy = blue > low_blue + 0.025
+    shadowed = (nir < 0.75 * med_nir) & (swir < 0.75 * med_swir)
+    drop = (hazy | shadowed) & (n_obs >= 3)[None]
+    # with two looks a median is their mean: keep the clearer one (lower blue) unless it is
+    # the darker one in NIR and SWIR too, which is what a missed shadow looks like
+    two = n_obs == 2
+    if two.any():
+        b = np.where(np.isnan(blue), np.inf, blue)
+        first = np.argmin(b, axis=0)
+        other_blue = np.where(np.isnan(blue), -np.inf, blue).max(axis=0)
+        best_blue = np.take_along_axis(b, first[None], 0)[0]
+        hazier = two & (other_blue > best_blue + 0.01)
+        t_idx = np.arange(refl.shape[0])[:, None, None]
+        drop |= hazier[None] & ~np.isnan(blue) & (t_idx != first[None])
+    refl = refl.copy()
+    refl[np.broadcast_to(drop[:, None], refl.shape)] = np.nan
+    return refl, np.sum(~np.isnan(refl[:, 1]), axis=0).astype(np.uint8)
+
+
+def _fuse(dn: np.ndarray, scl: np.ndarray, harmonize: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median reflectance and clear count of a strip of scenes (T, 12, h, w)."""
+    t, _, h, w = dn.shape
+    refl = dn.astype(np.float32)
+    valid = dn.min(axis=1) > 0
+    refl[harmonize] = np.maximum(refl[harmonize] - HARMONIZE_OFFSET, 1.0)
+    refl /= SCALE
+    clear = valid & ~np.isin(scl, list(SCL_DROP))
+    # a cloud the mask missed is far brighter in blue than anything on the ground
+    clear &= refl[:, 1] < 0.3
+    refl[np.broadcast_to(~clear[:, None], refl.shape)] = np.nan
+    count = clear.sum(axis=0).astype(np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels stay NaN
+        if t >= 3:
+            refl, count = _screen_missed_clouds(refl)
+        return nan_quantile(refl, 0.5), count
+
+
+def median_composite(stack: SceneStack, grid: Grid, name: str, year: int,
+                     source_key: str = "") -> Composite:  # fmt: skip
+    """Harmonize each scene, drop what SCL calls cloud, shadow, snow or nodata, take the median."""
+    t, _, h, w = stack.dn.shape
+    med = np.full((12, h, w), np.nan, np.float32)
+    clear = np.zeros((h, w), np.uint8)
+    harmonize = np.array([item_baseline(it) >= HARMONIZE_BASELINE for it in stack.items], bool)
+    for r0 in range(0, h, _STRIP) if t else ():
+        rows = slice(r0, min(h, r0 + _STRIP))
+        med[:, rows], clear[rows] = _fuse(stack.dn[:, :, rows], stack.scl[:, rows], harmonize)
+    return Composite(
+        name=name, year=year, reflectance=med, clear=clear, grid=grid,
+        items_used=tuple(it.id for it in stack.items), items_skipped=tuple(stack.skipped),
+        baselines=tuple(str(it.properties.get("s2:processing_baseline", "")) for it in stack.items),
+        source_key=source_key,
+    )  # fmt: skip
+
+
+def build_composite(
+    source: ItemSource,
+    grid: Grid,
+    year: int,
+    params: CompositeParams,
+    *,
+    name: str = "",
+    threads: int = 2,
+) -> Composite:
+    """Search, load and fuse one year on ``grid``: the orchestrator of the phases."""
+    query = SeasonQuery(bbox=grid.lonlat_bounds(), year=year, months=params.months,
+                        max_cloud_cover=params.max_cloud_cover)  # fmt: skip
+    items = source.search(query)
+    log.debug("%s %d: %d items", name, year, len(items))
+    stack = load_scenes(items, grid.geobox(), signer=source.signer, threads=threads)
+    return median_composite(stack, grid, name, year, source.key)
+
+
+
+def site_composite(
+    source: ItemSource, site_id: str, geometry, year: int, params: CompositeParams, *,
+    threads: int = 2,
+) -> Composite:  # fmt: skip
+    """One site's composite on its own buffered grid."""
+    from monitor.geo import site_grid
+
+    grid = site_grid(geometry, params.buffer_m)
+    return build_composite(source, grid, year, params, name=site_id, threads=threads)

@@ -1,0 +1,132 @@
+"""Loading a site-year's (or a group's) scenes with odc-stac: one read per asset and item,
+every scene kept apart so that each is harmonized before anything fuses.
+
+Unreadable scenes are isolated and skipped, not fatal; a refused read (an expired token) is
+signed again once, through the signer's ``refresh``.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pystac
+from odc.geo.geobox import GeoBox
+from rasterio.errors import NotGeoreferencedWarning
+
+from monitor.bands import BANDS
+from monitor.imagery.source import Signer, unique_ids
+
+__all__ = ["SceneStack", "load_scenes"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SceneStack:
+    """Loaded scenes of one site-year, not yet fused."""
+
+    dn: np.ndarray
+    """(T, 12, H, W) uint16 DNs as stored (nodata 0)."""
+    scl: np.ndarray
+    """(T, H, W) uint8 scene classification."""
+    items: list[pystac.Item]
+    """The items of the T slices, in order."""
+    geobox: GeoBox
+    """The grid."""
+    skipped: list[tuple[str, str]]
+    """(id, reason) of items that failed to load."""
+
+
+def _load(items: Sequence[pystac.Item], geobox: GeoBox, signer, threads: int):
+    import odc.stac
+
+    with warnings.catch_warnings():
+        # odc-stac warps in-memory arrays that carry no geotransform of their own
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return odc.stac.load(
+            items,
+            bands=[*BANDS, "SCL"],
+            geobox=geobox,
+            groupby="id",  # never fuse two items before each is harmonized
+            dtype="uint16",
+            nodata=0,
+            resampling="nearest",
+            pool=threads,
+            patch_url=signer,
+            preserve_original_order=True,
+            fail_on_error=True,
+        )
+
+
+def _is_auth_error(exc: Exception) -> bool:
+    text = str(exc)
+    return "403" in text or "Forbidden" in text or "AuthenticationFailed" in text
+
+
+def load_scenes(
+    items: Sequence[pystac.Item], geobox: GeoBox, *, signer: Signer | None = None, threads: int = 2
+) -> SceneStack:
+    """Load items onto ``geobox``; unreadable items are skipped and reported, not fatal."""
+    items = sorted(unique_ids(items), key=lambda it: (it.datetime, it.id))
+    skipped: list[tuple[str, str]] = []
+    if not items:
+        return _stack(None, [], geobox, skipped)
+    try:
+        ds = _load_with_resign(items, geobox, signer, threads)
+        return _stack(ds, items, geobox, skipped)
+    except Exception as exc:
+        log.info("a scene failed to load (%s); isolating it", _short(exc))
+    good: list[pystac.Item] = []
+
+    def probe(it: pystac.Item):
+        try:
+            _load_with_resign([it], geobox, signer, 1)
+            return it, None
+        except Exception as exc:  # any read failure: skip the scene, keep the year
+            return it, _short(exc)
+
+    # one at a time: this is the rare path, and warning filters are process-global
+    for it, err in map(probe, items):
+        if err is None:
+            good.append(it)
+        else:
+            log.warning("skipped scene %s: %s", it.id, err)
+            skipped.append((it.id, err))
+    ds = _load_with_resign(good, geobox, signer, threads) if good else None
+    return _stack(ds, good, geobox, skipped)
+
+
+def _load_with_resign(items, geobox, signer: Signer | None, threads):
+    try:
+        return _load(items, geobox, signer, threads)
+    except Exception as exc:
+        if signer is None or not _is_auth_error(exc):
+            raise
+        log.info("asset read refused (expired token?); signing again")
+        signer.refresh()
+        return _load(items, geobox, signer, threads)
+
+
+def _short(exc: Exception) -> str:
+    return (
+        f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}"
+        if str(exc)
+        else exc.__class__.__name__
+    )
+
+
+def _stack(ds, items, geobox, skipped) -> SceneStack:
+    h, w = geobox.shape
+    if ds is None or not items:
+        return SceneStack(
+            np.zeros((0, 12, h, w), np.uint16), np.zeros((0, h, w), np.uint8), [], geobox, skipped
+        )
+    dn = np.stack([ds[b].values for b in BANDS], axis=1)
+    scl = ds["SCL"].values.astype(np.uint8)
+    return SceneStack(dn=dn, scl=scl, items=list(items), geobox=geobox, skipped=skipped)
+
+

@@ -1,0 +1,123 @@
+"""One site-year measured from its crop of a group's composite and detection: the row the
+store keeps, with everything later stages need, so that nothing re-reads imagery.
+
+The mined area is the detected mine surface inside the concession (pits, pit lakes, dumps,
+tailings, haul roads, pads), in hectares; None when too few of the site's pixels had enough
+clear looks. Beside it travels a small NDVI raster of the concession (int8, compressed): the
+NDVI of the site's *largest footprint so far* is what shows vegetation returning, and that
+footprint is only known once later years are in, so the coordinator computes it from the
+stored rasters (:func:`union_ndvi`), never from imagery.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+from monitor.classify import Detection, mndwi, ndvi
+from monitor.geo import Grid, mask_polygon, polygon_mask, to_crs
+from monitor.imagery import Composite
+from monitor.records import SiteYear, now
+
+__all__ = ["NdviGrid", "measure_site_year", "union_ndvi"]
+
+
+@dataclass(frozen=True)
+class NdviGrid:
+    """A site's NDVI of one year on its concession's 10 m grid, as stored."""
+
+    grid: Grid
+    """The grid (the concession's bounding box)."""
+    values: np.ndarray
+    """(H, W) float32 NDVI, NaN where never clear."""
+
+    def encode(self) -> tuple[bytes, str]:
+        q = np.where(np.isnan(self.values), -128, np.clip(np.round(self.values * 100), -100, 100))
+        meta = {"crs": self.grid.crs, "x0": self.grid.x0, "y1": self.grid.y1,
+                "width": self.grid.width, "height": self.grid.height, "scale": 0.01}  # fmt: skip
+        return zlib.compress(q.astype(np.int8).tobytes(), 6), json.dumps(meta)
+
+    @classmethod
+    def decode(cls, blob: bytes, meta: str) -> NdviGrid:
+        m = json.loads(meta)
+        grid = Grid(m["crs"], m["x0"], m["y1"], m["width"], m["height"])
+        q = np.frombuffer(zlib.decompress(blob), np.int8).reshape(grid.shape).astype(np.float32)
+        return cls(grid, np.where(q == -128, np.nan, q * m["scale"]).astype(np.float32))
+
+
+def _concession_grid(geometry, grid: Grid) -> Grid:
+    """The part of a site's grid that holds its concession polygon."""
+    x0, y0, x1, y1 = to_crs(geometry, 4326, grid.crs).bounds
+    c0 = max(0, int((x0 - grid.x0) // 10))
+    r0 = max(0, int((grid.y1 - y1) // 10))
+    c1 = min(grid.width, int(np.ceil((x1 - grid.x0) / 10)))
+    r1 = min(grid.height, int(np.ceil((grid.y1 - y0) / 10)))
+    return Grid(grid.crs, grid.x0 + 10 * c0, grid.y1 - 10 * r0, max(1, c1 - c0), max(1, r1 - r0))
+
+
+def _mean(values: np.ndarray, where: np.ndarray) -> float | None:
+    v = values[where]
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else None
+
+
+def measure_site_year(
+    site_id: str,
+    geometry,
+    comp: Composite,
+    det: Detection,
+    *,
+    min_clear_fraction: float,
+    params_key: str,
+    geometry_hash: str = "",
+) -> SiteYear:
+    """The store's row for one site-year, from the site's crop of composite and detection."""
+    inside = polygon_mask(geometry, comp.shape, comp.transform, comp.crs)
+    n_site = int(inside.sum())
+    valid_fraction = float(det.valid[inside].mean()) if n_site else 0.0
+    clear_obs = float(np.median(comp.clear[inside])) if n_site else 0.0
+    mine = det.mask & inside
+    enough = bool(comp.items_used) and valid_fraction >= min_clear_fraction
+    area = float(mine.sum() * comp.pixel_area_ha) if enough else None
+    nd = ndvi(comp.reflectance)
+    water = mndwi(comp.reflectance) > 0
+    cgrid = _concession_grid(geometry, comp.grid)
+    rows, cols = comp.grid.window_of(cgrid)
+    blob, meta = NdviGrid(cgrid, np.where(inside, nd, np.nan)[rows, cols]).encode()
+    return SiteYear(
+        site_id=site_id, year=comp.year, mined_area_ha=area,
+        mine_fraction=(area / (n_site * comp.pixel_area_ha)) if enough and n_site else None,
+        clear_observations=clear_obs, valid_fraction=valid_fraction,
+        ndvi=_mean(nd, mine) if enough else None,
+        ndvi_surroundings=_mean(nd, inside & ~mine) if enough else None,
+        water_fraction=float(water[mine].mean()) if enough and mine.any() else None,
+        model_version=det.model_version, source_key=comp.source_key, params_key=params_key,
+        items_used=comp.items_used, items_skipped=comp.items_skipped, baselines=comp.baselines,
+        footprint=mask_polygon(mine, comp.transform, comp.crs) if enough else None,
+        mean_probability=_mean(det.probability, mine) if mine.any() else None,
+        ndvi_grid=blob, ndvi_grid_meta=meta, geometry_hash=geometry_hash, computed_at=now(),
+    )  # fmt: skip
+
+
+def union_ndvi(
+    rows: list[SiteYear], footprints: dict[int, object]
+) -> dict[int, tuple[float | None, float | None]]:
+    """Per year: NDVI of the site's union of footprints over all its years, and of the rest
+    of the concession, from the rows' stored NDVI rasters (rows without one keep theirs)."""
+    feet = [g for g in footprints.values() if g is not None and not g.is_empty]
+    if not feet:
+        return {}
+    union = shapely.unary_union(feet)
+    out = {}
+    for r in rows:
+        if r.mined_area_ha is None or not r.ndvi_grid:
+            continue
+        g = NdviGrid.decode(r.ndvi_grid, r.ndvi_grid_meta)
+        fp = polygon_mask(union, g.grid.shape, g.grid.transform, g.grid.crs)
+        site = np.isfinite(g.values)
+        out[r.year] = (_mean(g.values, fp & site), _mean(g.values, ~fp & site))
+    return out

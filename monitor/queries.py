@@ -1,0 +1,172 @@
+"""Reads of the history store for `history`, `status`, `sites list` and the reports: the
+store opened (and the config's sites synced), every site analysed once and the analyses
+cached in the store, rows turned into the contract's records.
+
+Nothing here imports TensorFlow or the imagery stack: a lookup pays for SQLite and numpy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from monitor.change import ANALYSIS_VERSION, Event, SiteStatus, YearPoint, analyse
+from monitor.config import Config
+from monitor.errors import StoreError
+from monitor.formats import (
+    HISTORY_FIELDS,
+    SITE_FIELDS,
+    STATUS_FIELDS,
+    history_table,
+    render,
+    sites_table,
+    status_table,
+)
+from monitor.rank import Candidate, protected_overlap, rank_candidates
+from monitor.store import SiteYear, Store
+
+__all__ = [
+    "open_store",
+    "history_records",
+    "site_statuses",
+    "candidates",
+    "show_history",
+    "show_status",
+    "show_sites",
+    "status_counts",
+]
+
+
+def open_store(cfg: Config, *, sync: bool = True) -> Store:
+    """The config's store, with the config's sites file synced into it first."""
+    from monitor.sites import sync_config_sites
+
+    store = Store(cfg.store)
+    try:
+        if sync:
+            sync_config_sites(store, cfg)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _r(v, nd: int = 3):
+    return None if v is None else round(float(v), nd)
+
+
+def history_records(rows: list[SiteYear]) -> list[dict]:
+    """The contract's history objects (DESIGN.md)."""
+    return [
+        {"site_id": r.site_id, "year": r.year, "mined_area_ha": _r(r.mined_area_ha, 2),
+         "mine_fraction": _r(r.mine_fraction, 4), "clear_observations": _r(r.clear_observations, 1),
+         "ndvi": _r(r.ndvi), "model_version": r.model_version}
+        for r in rows
+    ]  # fmt: skip
+
+
+# -- analyses, cached -----------------------------------------------------------------------
+def _basis(cfg: Config, store: Store, last: int) -> str:
+    """What the cached analyses depend on: the history, the change settings, the year."""
+    return json.dumps([store.generation(), repr(cfg.change), last, ANALYSIS_VERSION])
+
+
+def _to_payload(s: SiteStatus) -> str:
+    return json.dumps(dataclasses.asdict(s))
+
+
+def _from_payload(text: str) -> SiteStatus:
+    d = json.loads(text)
+    d["events"] = tuple(Event(**e) for e in d["events"])
+    d["series"] = tuple(YearPoint(**p) for p in d["series"])
+    d["reasons"] = tuple(d["reasons"])
+    return SiteStatus(**d)
+
+
+def site_statuses(cfg: Config, store: Store, *, last_year: int | None = None) -> list[SiteStatus]:
+    """Every site's analysis, by site id. Cached in the store; recomputed only when the
+    history, the change settings or the analysis itself changed."""
+    last = last_year if last_year is not None else cfg.year_range[1]
+    basis = _basis(cfg, store, last)
+    cached = store.cached_statuses(basis)
+    if cached is not None:
+        return [_from_payload(p) for p in cached]
+    series = store.series()
+    out = [
+        analyse(sid, name, [YearPoint(*v) for v in series.get(sid, ())], cfg.change, last)
+        for sid, name in store.site_names()
+    ]
+    store.cache_statuses(basis, [(s.site_id, _to_payload(s)) for s in out])
+    return out
+
+
+def candidates(cfg: Config, store: Store, statuses: list[SiteStatus]) -> dict[str, Candidate]:
+    """The restoration candidates, ranked (protected areas read only when configured)."""
+    flagged = [s for s in statuses if s.restoration_candidate]
+    if not flagged:
+        return {}
+    overlap = (protected_overlap(cfg.protected_areas, store.sites([s.site_id for s in flagged]))
+               if cfg.protected_areas else {})  # fmt: skip
+    return rank_candidates(flagged, overlap)
+
+
+def status_counts(cfg: Config) -> dict[str, int]:
+    """Sites per status."""
+    with open_store(cfg, sync=False) as store:
+        counts: dict[str, int] = {}
+        for s in site_statuses(cfg, store):
+            counts[s.status] = counts.get(s.status, 0) + 1
+    return counts
+
+
+# -- the commands' text ---------------------------------------------------------------------
+def show_history(cfg: Config, site_id: str | None, fmt: str) -> str:
+    """`monitor history SITE_ID` or (``site_id`` None) `monitor history --all`."""
+    with open_store(cfg) as store:
+        if site_id is None:
+            rows = store.site_years()
+            statuses = None
+        else:
+            site = store.sites([site_id])[0]
+            rows = store.site_years(site_id)
+            if not rows:
+                raise StoreError(
+                    f"site {site_id} has no history yet; run `monitor run --site {site_id}`"
+                )
+            points = [YearPoint(r.year, r.mined_area_ha, r.ndvi, r.ndvi_surroundings) for r in rows]
+            statuses = {site_id: analyse(site.site_id, site.name, points, cfg.change, cfg.year_range[1])}
+    records = history_records(rows)
+    return render(records, HISTORY_FIELDS, fmt, lambda recs: history_table(recs, statuses))
+
+
+def show_status(cfg: Config, fmt: str, candidates_only: bool = False) -> str:
+    """`monitor status [--candidates]`."""
+    with open_store(cfg) as store:
+        statuses = site_statuses(cfg, store)
+        ranked = candidates(cfg, store, statuses) if candidates_only else {}
+    by_id = {s.site_id: s for s in statuses}
+    if candidates_only:
+        order = sorted(ranked.values(), key=lambda c: c.rank)
+        records = [by_id[c.site_id].as_json() | c.as_json() for c in order]
+        fields = STATUS_FIELDS + ("rank", "score", "protected_overlap", "reasons")
+    else:
+        records = [s.as_json() for s in statuses]
+        fields = STATUS_FIELDS
+    return render(records, fields, fmt, lambda recs: status_table(recs, by_id))
+
+
+def show_sites(cfg: Config, fmt: str) -> str:
+    """`monitor sites list`."""
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    with open_store(cfg) as store:
+        sites = store.sites()
+    records = [
+        {"site_id": s.site_id, "name": s.name,
+         "area_ha": round(abs(geod.geometry_area_perimeter(s.geometry)[0]) / 1e4, 1),
+         "lon": round(s.geometry.centroid.x, 5), "lat": round(s.geometry.centroid.y, 5),
+         "source_file": s.source_file}
+        for s in sites
+    ]  # fmt: skip
+    return render(records, SITE_FIELDS, fmt, sites_table)

@@ -1,0 +1,170 @@
+"""The work of a run: one imagery group in one year, loaded once, composited once, classified
+once, then measured site by site; run on local threads or as one task per group on a Dask
+distributed cluster. A task is a pure function of its :class:`~monitor.plan.GroupTask`: it
+reads imagery (never the store) and returns every row the store needs, so a cluster needs no
+shared file system but the imagery source itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import shapely
+
+from monitor.classify import detect
+from monitor.config import Config, load_config
+from monitor.errors import MonitorError
+from monitor.imagery import build_composite, cache_for, composite_key, open_source, quantized
+from monitor.measure import measure_site_year
+from monitor.model import MineModel, load_model
+from monitor.params import DetectionParams
+from monitor.plan import GroupTask
+from monitor.records import SiteYear
+
+__all__ = ["GroupResult", "process_group", "execute"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """What a worker sends back for one group."""
+
+    task: str
+    """The task's name."""
+    year: int
+    """Year."""
+    rows: tuple[SiteYear, ...] = ()
+    """One row per site measured."""
+    failures: tuple[tuple[str, int, str], ...] = field(default=())
+    """(site, year, error) of the site-years that failed."""
+    seconds: float = 0.0
+    """Wall time of the task."""
+
+
+# -- worker side: one config, model and source per process, opened on first use ------------
+_OPEN: dict[tuple, object] = {}
+
+
+def _opened(kind: str, key, make):
+    if (kind, key) not in _OPEN:
+        _OPEN[(kind, key)] = make()
+    return _OPEN[(kind, key)]
+
+
+def _config(path: str) -> Config:
+    return _opened("config", path, lambda: load_config(path))
+
+
+def _model(path: str | None) -> MineModel:
+    return _opened("model", path, lambda: load_model(Path(path) if path else None))
+
+
+def _source(cfg: Config):
+    return _opened("source", repr(cfg.source), lambda: open_source(cfg.source))
+
+
+def _error(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, MonitorError) else f"{exc.__class__.__name__}: {exc}"
+
+
+def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
+    """Composite -> FCN -> measures of every site of one group. Never raises: failures come
+    back as text, one per site-year."""
+    t0 = time.perf_counter()
+    try:
+        cfg = _config(task.config_path)
+        model = _model(task.model_path)
+        source = _source(cfg)
+        comp = quantized(build_composite(source, task.grid, task.year, task.params,
+                                         name=task.name, threads=threads))  # fmt: skip
+        det = detect(comp, model, DetectionParams.from_config(cfg))
+    except Exception as exc:  # the group's imagery: every site-year of it fails alike
+        log.debug("group %s failed", task.name, exc_info=True)
+        failures = tuple((s.site_id, task.year, _error(exc)) for s in task.sites)
+        return GroupResult(task.name, task.year, failures=failures, seconds=time.perf_counter() - t0)
+    cache = cache_for(cfg)
+    rows, failures = [], []
+    for site in task.sites:
+        try:
+            geometry = shapely.from_wkb(site.geometry_wkb)
+            crop = comp.crop(site.grid, site.site_id)
+            if cache is not None:  # for reports, reruns and `monitor composite`
+                cache.put(crop, composite_key(source.key, task.params, site.geometry_wkb))
+            rows.append(measure_site_year(
+                site.site_id, geometry, crop, det.crop(site.grid),
+                min_clear_fraction=cfg.composite.min_clear_fraction, params_key=task.params_key,
+                geometry_hash=site.geometry_hash,
+            ))  # fmt: skip
+        except Exception as exc:  # isolate: one bad site never stops its group
+            log.debug("site-year %s %d failed", site.site_id, task.year, exc_info=True)
+            failures.append((site.site_id, task.year, _error(exc)))
+    return GroupResult(task.name, task.year, tuple(rows), tuple(failures), time.perf_counter() - t0)
+
+
+# -- coordinator side -----------------------------------------------------------------------
+def execute(
+    tasks: list[GroupTask], threads: int = 2, scheduler: str | None = None
+) -> Iterator[GroupResult]:
+    """Run the tasks on local threads, or on the Dask cluster at ``scheduler``; results come
+    back as they finish."""
+    if not tasks:
+        return iter(())
+    if scheduler:
+        return _on_dask(tasks, scheduler)
+    return _on_threads(tasks, threads)
+
+
+def _on_threads(tasks: list[GroupTask], threads: int) -> Iterator[GroupResult]:
+    threads = max(1, threads)
+    outer = min(threads, len(tasks))  # groups side by side; each loads with the rest
+    inner = max(1, threads // outer)
+    with ThreadPoolExecutor(outer) as pool:
+        futures = [pool.submit(process_group, t, inner) for t in tasks]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+
+def _on_dask(tasks: list[GroupTask], address: str) -> Iterator[GroupResult]:
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    try:
+        client = Client(address, timeout="20s")
+    except Exception as exc:
+        raise MonitorError(
+            f"cannot reach the Dask scheduler at {address} ({exc.__class__.__name__}); check "
+            "--scheduler or compute.scheduler, and that `dask-scheduler` is running"
+        ) from None
+    try:
+        futures = client.map(process_group, tasks, pure=False,
+                             key=[f"group-{t.name}" for t in tasks])  # fmt: skip
+        for fut in dask_completed(futures):
+            yield fut.result()
+    finally:
+        client.close()
+
+
+def composite_to_cog(cfg: Config, site_id: str, year: int, out: Path, threads: int = 2):
+    """`monitor composite`: one site-year's composite (from the cache when a run made it) as
+    the contract's 12-band COG. Returns the composite."""
+    from monitor.imagery import cached_composite, write_cog
+    from monitor.params import CompositeParams
+    from monitor.queries import open_store
+
+    with open_store(cfg) as store:
+        site = store.sites([site_id])[0]
+    comp, _ = cached_composite(open_source(cfg.source), cache_for(cfg), site.site_id,
+                               site.geometry, year, CompositeParams.from_config(cfg),
+                               threads=threads)  # fmt: skip
+    if not comp.items_used:
+        raise MonitorError(
+            f"no usable scene for site {site_id} in {year}; check the years and season months"
+        )
+    write_cog(comp, out)
+    return comp

@@ -1,0 +1,141 @@
+"""`monitor train`'s parts on small synthetic rasters: the split, the sampler, the augmentation,
+threshold choice, the learned baseline, and the real negatives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from monitor.baseline import PixelBaseline, fit_baseline, pixel_features
+from monitor.labels import LABEL_IGNORE
+from monitor.train import (
+    GUARD,
+    TEST,
+    TRAIN,
+    VAL,
+    PatchSampler,
+    TrainingTile,
+    TrainSettings,
+    assign_splits,
+    augment,
+    best_threshold,
+)
+
+
+def _tile(seed: int, size: int = 480, mines: int = 14) -> TrainingTile:
+    """Bright discs (mines) on darker ground, all labelled; a second background kind."""
+    rng = np.random.default_rng(seed)
+    refl = np.full((12, size, size), 0.1, np.float32) + rng.normal(0, 0.005, (12, size, size))
+    y = np.zeros((size, size), np.uint8)
+    yy, xx = np.mgrid[0:size, 0:size]
+    for _ in range(mines):
+        cx, cy = rng.uniform(20, size - 20, 2)
+        y[np.hypot(xx - cx, yy - cy) < rng.uniform(4, 9)] = 1
+    refl[:, y == 1] += 0.15
+    kind = np.where(y == 1, 0, 1).astype(np.uint8)
+    kind[:, : size // 3] = np.where(y[:, : size // 3] == 1, 0, 2)
+    return TrainingTile(f"t{seed}", refl.astype(np.float32), np.ones((size, size), bool), y, kind)
+
+
+def test_split_holds_out_whole_blocks_and_whole_mines_with_a_guard():
+    tiles = [_tile(1), _tile(2)]
+    val, test = assign_splits(tiles, TrainSettings(block=96, guard=12))
+    assert (val, test) == (VAL, TEST)
+    for t in tiles:
+        assert set(np.unique(t.split)) <= {TRAIN, VAL, TEST, GUARD}
+        clusters, n = ndimage.label(t.y == 1)
+        for c in range(1, n + 1):  # no mine is cut between splits
+            parts = set(np.unique(t.split[clusters == c])) - {GUARD}
+            assert len(parts) == 1, parts
+        # no training pixel touches a held-out one
+        train = t.split == TRAIN
+        held = (t.split == VAL) | (t.split == TEST)
+        assert not (ndimage.binary_dilation(held, iterations=11) & train).any()
+    for s in (VAL, TEST):
+        assert sum(((t.split == s) & (t.y == 1)).sum() for t in tiles) > 0
+
+
+def test_too_few_blocks_fall_back_to_training_figures():
+    tile = _tile(3, size=96, mines=1)
+    assert assign_splits([tile], TrainSettings(block=96)) == (TRAIN, TRAIN)
+
+
+def test_sampler_draws_mines_and_every_background_kind_and_hides_held_out_labels():
+    tiles = [_tile(4)]
+    settings = TrainSettings(block=96, patch=64)
+    assign_splits(tiles, settings)
+    sampler = PatchSampler(tiles, settings, np.random.default_rng(0))
+    xs, ys = sampler.batch(64)
+    assert xs.shape == (64, 12, 64, 64) and ys.shape == (64, 64, 64, 1)
+    assert ((ys == 1).mean(axis=(1, 2, 3)) > 0).mean() > 0.3  # mine-centred patches
+    assert len(sampler.background) == 2  # both background kinds are drawn from
+    probs = [np.where(tiles[0].y == 0, 0.9, 0.1).astype(np.float32)]
+    sampler.refresh_hard(probs, 0.5)
+    assert sampler.hard and all((tiles[0].y.ravel()[idx] == 0).all() for _, idx in sampler.hard)
+
+
+def test_labels_outside_the_training_blocks_never_reach_the_loss():
+    tile = _tile(7, size=192, mines=0)
+    tile.y[:] = 1  # everything held out is "mine" ...
+    tile.split = np.full(tile.y.shape, VAL, np.uint8)
+    tile.split[48:144, 48:144] = TRAIN
+    tile.y[48:144, 48:144] = 0  # ... and the training block is background but for one disc
+    tile.y[90:96, 90:96] = 1
+    sampler = PatchSampler([tile], TrainSettings(patch=64), np.random.default_rng(1))
+    _, ys = sampler.batch(32)
+    assert ((ys == 1).sum(axis=(1, 2, 3)) <= 36).all()
+    assert ((ys >= 0).sum(axis=(1, 2, 3)) <= 96 * 96).all()
+
+
+def test_augment_keeps_labels_on_their_pixels_and_gaps_as_gaps():
+    rng = np.random.default_rng(0)
+    xs = np.full((8, 12, 32, 32), 0.1, np.float32)
+    ys = np.zeros((8, 32, 32, 1), np.float32)
+    xs[:, :, 4:10, 20:28] = 0.3
+    ys[:, 4:10, 20:28] = 1
+    xs[:, :, 0, 0] = np.nan
+    out, lab = augment(rng, xs.copy(), ys.copy(), strength=1.0)
+    for k in range(8):
+        bright = out[k, 7] > np.nanmedian(out[k, 7]) * 1.8
+        assert (bright == (lab[k, :, :, 0] == 1)).mean() > 0.97
+    assert np.isnan(out).any() and np.isfinite(out[~np.isnan(out)]).all()
+    gentle, _ = augment(np.random.default_rng(0), xs.copy(), ys.copy(), strength=0.0)
+    assert np.nanmax(np.abs(gentle - np.nanmean(gentle))) < 0.4
+
+
+def test_best_threshold_is_chosen_on_validation_pixels_only():
+    tile = _tile(5)
+    tile.split = np.full(tile.y.shape, VAL, np.uint8)
+    tile.split[:, :240] = TEST
+    prob = np.where(tile.y == 1, 0.3, 0.1).astype(np.float32)
+    prob[:, :240] = 0.95  # the test half would pull the threshold up: it must not count
+    thr, kappa = best_threshold([tile], [prob], min_pixels=1)
+    assert 0.1 <= thr < 0.3 and kappa > 0.99
+
+
+def test_learned_baseline_fits_predicts_and_round_trips(tmp_path):
+    tile = _tile(6)
+    feats = pixel_features(tile.reflectance.reshape(12, -1))
+    labels = tile.y.ravel()
+    base = fit_baseline(feats[::3], labels[::3], feats[1::3], labels[1::3])
+    prob = base.predict(tile.reflectance)
+    assert prob.shape == tile.y.shape and ((prob > 0.5) == (tile.y == 1)).mean() > 0.99
+    path = base.save(tmp_path / "b.txt")
+    again = PixelBaseline.load(path, 0.4)
+    np.testing.assert_allclose(again.predict(tile.reflectance), prob, atol=1e-6)
+
+
+def test_real_negatives_are_twelve_band_l2a_at_10m():
+    pytest.importorskip("bigearthnet_common")
+    from monitor.realdata import bigearthnet_patches
+
+    patches = bigearthnet_patches()
+    assert len(patches) == 6
+    for p in patches:
+        assert p.reflectance.shape == (12, 120, 120) and p.crs.startswith("EPSG:326")
+        ok = ~np.isnan(p.reflectance).any(axis=0)
+        assert 0.0 < np.nanmedian(p.reflectance[7][ok]) < 0.8
+    snow = next(p for p in patches if "20180204" in p.name)  # Finland in February
+    assert np.isnan(snow.reflectance[0]).mean() > 0.5
+    assert LABEL_IGNORE == 255
