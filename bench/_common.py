@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import rasterio
-from monitor.composite import site_geobox
-from monitor.source import SeasonQuery
+from monitor.geo import site_grid
+from monitor.imagery import SeasonQuery
 from pyproj import Transformer
 from rasterio.windows import from_bounds
 from shapely.geometry import shape
@@ -26,8 +26,9 @@ def demo_sites(demo: Path) -> dict:
 def floor_read(source, geometry, year: int, months, buffer_m: float) -> tuple[float, int]:
     """Seconds to read, with plain rasterio, the same windows of the same files that a
     composite of this site-year reads (every band and SCL of every item), and the items."""
-    geobox, bbox = site_geobox(geometry, buffer_m)
-    items = source.search(SeasonQuery(bbox, year, tuple(months), 70.0))
+    grid = site_grid(geometry, buffer_m)
+    geobox = grid.geobox()
+    items = source.search(SeasonQuery(grid.lonlat_bounds(), year, tuple(months), 70.0))
     t0 = time.perf_counter()
     for item in items:
         for band in (*BANDS, "SCL"):

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from _common import ROOT, demo_sites, floor_read
-from monitor.composite import CompositeParams, build_composite
-from monitor.source import LocalCatalog
+from monitor.imagery import LocalCatalog, site_composite
+from monitor.params import CompositeParams
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
         for which in ("composite", "floor") if order else ("floor", "composite"):
             if which == "composite":
                 t0 = time.perf_counter()
-                build_composite(source, sid, sites[sid], year, params, threads=args.threads)
+                site_composite(source, sid, sites[sid], year, params, threads=args.threads)
                 t_comp += time.perf_counter() - t0
             else:
                 dt_, n = floor_read(source, sites[sid], year, params.months, params.buffer_m)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from _common import ROOT, demo_sites, floor_read
-from monitor.source import LocalCatalog
+from monitor.imagery import LocalCatalog
 
 
 def main() -> None:

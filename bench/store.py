@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from monitor.history import show_history, site_statuses
+from monitor.queries import show_history, site_statuses
 from shapely.geometry import box
 
 from monitor.config import load_config

@@ -23,9 +23,12 @@ _BACKGROUND = {"background", "non-mine", "nonmine", "not mine", "other", "0", "f
 KIND_FIELDS = ("kind", "type", "subclass", "category", "landcover")
 
 
-def read_labels(path: Path, point_buffer_m: float = 30.0) -> gpd.GeoDataFrame:
+def read_labels(
+    path: Path, point_buffer_m: float = 30.0, default_year: int | None = None
+) -> gpd.GeoDataFrame:
     """Read a labels file into EPSG:4326 polygons with an integer ``cls`` (1 mine, 0
-    background) and a ``kind`` (the file's kind field, else "mine" / "background")."""
+    background), a ``kind`` (the file's kind field, else "mine" / "background") and a
+    ``year`` (the file's `year` field where set, else ``default_year``)."""
     path = Path(path)
     try:
         gdf = gpd.read_file(path)
@@ -54,7 +57,15 @@ def read_labels(path: Path, point_buffer_m: float = 30.0) -> gpd.GeoDataFrame:
     if kind_field:
         named = gdf[kind_field].map(lambda v: "" if pd.isna(v) else str(v).strip().lower())
         kind = np.where(named.to_numpy() != "", named.to_numpy(), kind).astype(object)
-    gdf = gdf.assign(cls=np.array(cls, np.uint8), kind=kind)
+    years = np.full(len(gdf), -1 if default_year is None else default_year, np.int64)
+    if "year" in gdf.columns:
+        given = pd.to_numeric(gdf["year"], errors="coerce")
+        bad = given.notna() & ((given < 2015) | (given > 2100) | (given % 1 != 0))
+        if bad.any():
+            idx = gdf.index[bad][0]
+            raise MonitorError(f"{path}: record {idx} has year {gdf['year'][idx]!r}; use a year like 2021")
+        years = np.where(given.notna(), given.fillna(0).astype(np.int64), years)
+    gdf = gdf.assign(cls=np.array(cls, np.uint8), kind=kind, year=years)
     gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()]
     if gdf.empty:
         raise MonitorError(f"{path}: no labelled geometries")
@@ -65,7 +76,7 @@ def read_labels(path: Path, point_buffer_m: float = 30.0) -> gpd.GeoDataFrame:
         gdf.loc[points, "geometry"] = buffered
     gdf = gdf.to_crs(4326)
     gdf["geometry"] = gdf.geometry.make_valid()
-    return gdf[["cls", "kind", "geometry"]]
+    return gdf[["cls", "kind", "year", "geometry"]]
 
 
 def rasterize_labels(

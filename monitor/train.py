@@ -118,6 +118,8 @@ class TrainingTile:
     """Area of one pixel."""
     real: bool = False
     """A real-imagery patch (not from the configured source)."""
+    region: int = 0
+    """Region of labels: the years of one region share its grid and its split."""
 
 
 @dataclass(frozen=True)
@@ -165,25 +167,30 @@ def _regions(labels, gap_deg: float = 0.01) -> list[list[int]]:
 def collect_tiles(
     cfg: Config, labels_path: Path, year: int, progress=None
 ) -> tuple[list[TrainingTile], list[str]]:
-    """One composite per region of labels, the labels burnt onto it; and the kinds named."""
-    labels = read_labels(labels_path)
+    """One composite per region of labels and year, the labels burnt onto it; and the kinds
+    named. Labels carry their own year when the file has a `year` field (labels of several
+    years train on several composites); ``year`` is used for the rest. Every year of a region
+    is composited on the same grid, so that the split holds a place out in all its years."""
+    labels = read_labels(labels_path, default_year=year)
     kinds = sorted(set(labels.kind), key=lambda k: (k != "mine", k))
     source = open_source(cfg.source)
     params = CompositeParams.from_config(cfg)
     cache = cache_for(cfg)
     groups = _regions(labels)
+    jobs = [(r, y) for r, rows in enumerate(groups) for y in sorted(set(labels.year.iloc[rows]))]
     tiles: list[TrainingTile] = []
-    for k, rows in enumerate(groups, 1):
-        members = labels.iloc[rows]
+    for k, (region, yr) in enumerate(jobs, 1):
+        members = labels.iloc[groups[region]]
         x0, y0, x1, y1 = members.total_bounds
+        members = members[members.year == yr]
         name = f"train_{x0:.4f}_{y0:.4f}"
         comp, _ = cached_composite(
-            source, cache, name, box(x0, y0, x1, y1), year, params, threads=cfg.compute.threads
+            source, cache, name, box(x0, y0, x1, y1), int(yr), params, threads=cfg.compute.threads
         )
         if progress:
-            progress(k, len(groups))
+            progress(k, len(jobs))
         if not comp.items_used:
-            log.warning("no imagery for the labels of region %s in %d; skipped", name, year)
+            log.warning("no imagery for the labels of region %s in %d; skipped", name, yr)
             continue
         y = rasterize_labels(members, comp.shape, comp.transform, comp.crs)
         kind = rasterize_kinds(members, kinds, comp.shape, comp.transform, comp.crs)
@@ -192,8 +199,8 @@ def collect_tiles(
         if (y != LABEL_IGNORE).sum() == 0:
             continue
         valid = comp.clear >= cfg.composite.min_clear_observations
-        tiles.append(TrainingTile(name, comp.reflectance, valid, y, kind,
-                                  pixel_area_ha=comp.pixel_area_ha))  # fmt: skip
+        tiles.append(TrainingTile(f"{name}/{yr}", comp.reflectance, valid, y, kind,
+                                  pixel_area_ha=comp.pixel_area_ha, region=region))  # fmt: skip
     if not tiles:
         raise MonitorError(
             f"{labels_path}: no labelled pixel has imagery in {year}; check the year and source"
@@ -203,66 +210,74 @@ def collect_tiles(
     return tiles, kinds
 
 
-def _real_tiles(kinds: list[str]) -> list[TrainingTile]:
+def _real_tiles(kinds: list[str], first_region: int) -> list[TrainingTile]:
     from monitor.realdata import bigearthnet_patches
 
     if "real_background" not in kinds:
         kinds.append("real_background")
     k = kinds.index("real_background")
     out = []
-    for p in bigearthnet_patches():
+    for i, p in enumerate(bigearthnet_patches()):
         ok = ~np.isnan(p.reflectance).any(axis=0)
         y = np.where(ok, 0, LABEL_IGNORE).astype(np.uint8)
         out.append(TrainingTile(f"bigearthnet:{p.name}", p.reflectance, ok, y,
-                                np.where(ok, k, LABEL_IGNORE).astype(np.uint8), real=True))  # fmt: skip
+                                np.where(ok, k, LABEL_IGNORE).astype(np.uint8), real=True,
+                                region=first_region + i))  # fmt: skip
     return out
 
 
+def _region_split(tiles: list[TrainingTile], b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Block ids of a region's grid, and where any of its years holds a label or a mine."""
+    labelled = np.any([t.y != LABEL_IGNORE for t in tiles], axis=0)
+    mine = np.any([t.y == 1 for t in tiles], axis=0)
+    h, w = labelled.shape
+    if tiles[0].real:  # a real patch is one block
+        return np.zeros((h, w), np.int64), labelled, mine
+    ids = (np.arange(h)[:, None] // b) * math.ceil(w / b) + (np.arange(w)[None, :] // b)
+    return ids, labelled, mine
+
+
 def assign_splits(tiles: list[TrainingTile], settings: TrainSettings) -> tuple[int, int]:
-    """Whole blocks (and whole mine clusters) to train / validation / test; guard bands.
-    Returns the splits that validate and test (both TRAIN when too few blocks hold mines)."""
+    """Whole blocks (and whole mine clusters) of every region, in all its years alike, to
+    train / validation / test; guard bands. Returns the splits that validate and test (both
+    TRAIN when too few blocks hold mines)."""
     rng = np.random.default_rng([settings.seed, 11])
-    b = settings.block
-    blocks = []  # (tile index, block id, has mine, labelled)
-    block_ids = []
-    for ti, t in enumerate(tiles):
-        h, w = t.y.shape
-        nbc = math.ceil(w / b)
-        ids = (np.arange(h)[:, None] // b) * nbc + (np.arange(w)[None, :] // b)
-        if t.real:  # a real patch is one block
-            ids = np.zeros((h, w), np.int64)
-        block_ids.append(ids)
-        labelled = np.bincount(ids[t.y != LABEL_IGNORE].ravel(), minlength=ids.max() + 1)
-        mines = np.bincount(ids[t.y == 1].ravel(), minlength=ids.max() + 1)
-        blocks += [(ti, i, mines[i] > 0, t.real) for i in range(len(labelled)) if labelled[i]]
+    regions: dict[int, list[TrainingTile]] = {}
+    for t in tiles:
+        regions.setdefault(t.region, []).append(t)
+    layout = {r: _region_split(ts, settings.block) for r, ts in regions.items()}
+    blocks = []  # (region, block id, has mine, real)
+    for r, (ids, labelled, mine) in layout.items():
+        n_lab = np.bincount(ids[labelled].ravel(), minlength=ids.max() + 1)
+        n_mine = np.bincount(ids[mine].ravel(), minlength=ids.max() + 1)
+        blocks += [(r, i, n_mine[i] > 0, regions[r][0].real) for i in range(len(n_lab)) if n_lab[i]]
     choice: dict[tuple[int, int], int] = {}
     for group in ((True, False), (False, False), (False, True)):  # mine, plain, real blocks
         members = [blk for blk in blocks if (blk[2], blk[3]) == group]
-        order = rng.permutation(len(members))
         n = len(members)
         n_val = max(1, round(0.2 * n)) if n >= 3 else 0
         n_test = max(1, round(0.2 * n)) if n >= 3 else 0
-        for rank, k in enumerate(order):
-            ti, bi = members[k][:2]
-            choice[(ti, bi)] = VAL if rank < n_val else TEST if rank < n_val + n_test else TRAIN
-    for ti, t in enumerate(tiles):
-        ids = block_ids[ti]
+        for rank, k in enumerate(rng.permutation(n)):
+            r, bi = members[k][:2]
+            choice[(r, bi)] = VAL if rank < n_val else TEST if rank < n_val + n_test else TRAIN
+    for r, (ids, _, mine) in layout.items():
         lut = np.zeros(ids.max() + 1, np.uint8)
-        for (tj, bi), s in choice.items():
-            if tj == ti:
+        for (rj, bi), s in choice.items():
+            if rj == r:
                 lut[bi] = s
         split = lut[ids]
-        clusters, n = ndimage.label(ndimage.binary_dilation(t.y == 1, iterations=10))
+        clusters, n = ndimage.label(ndimage.binary_dilation(mine, iterations=10))
         for c in range(1, n + 1):
-            member = (clusters == c) & (t.y == 1)
+            member = (clusters == c) & mine
             split[clusters == c] = np.bincount(split[member], minlength=3).argmax()
-        if not t.real:
+        if not regions[r][0].real:
             guard = np.zeros(split.shape, bool)
             for s in (TRAIN, VAL, TEST):
                 away = ndimage.distance_transform_edt(split != s)
                 guard |= (away > 0) & (away <= settings.guard)
             split[guard & (split == TRAIN)] = GUARD  # only the training side gives way
-        t.split = split
+        for t in regions[r]:
+            t.split = split
     held_out = all(any(((t.split == s) & (t.y == 1)).any() for t in tiles) for s in (VAL, TEST))
     if not held_out:
         log.warning(
@@ -541,7 +556,7 @@ def train_model(
     t0 = time.perf_counter()
     tiles, kinds = collect_tiles(cfg, labels_path, year, progress)
     if settings.real_negatives:
-        tiles += _real_tiles(kinds)
+        tiles += _real_tiles(kinds, max(t.region for t in tiles) + 1)
     val_split, test_split = assign_splits(tiles, settings)
     mean, std = _stats(tiles)
     min_pixels = max(1, int(math.ceil(cfg.detection.min_mapping_unit_ha / tiles[0].pixel_area_ha)))

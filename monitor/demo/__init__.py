@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 COLLECTION = "sentinel-2-l2a"
 DEFAULT_SEASON = (5, 6, 7, 8, 9)
 TRAINING_YEAR = 2021
+#: Years the training regions are imaged and labelled in (those inside the record).
+TRAINING_YEARS = (2021, 2024)
 _BAND_TITLES = {
     "B01": "Band 1 - Coastal aerosol", "B02": "Band 2 - Blue", "B03": "Band 3 - Green",
     "B04": "Band 4 - Red", "B05": "Band 5 - Vegetation red edge 1",
@@ -421,6 +423,7 @@ def build_demo(
     last_year = last_year if last_year is not None else last_complete_year()
     years = range(first_year, last_year + 1)
     train_year = min(max(TRAINING_YEAR, first_year), last_year)
+    train_years = sorted({min(max(y, first_year), last_year) for y in TRAINING_YEARS})
     specs = _world_specs(tuple(biomes), seed, first_year, last_year, size, training_size,
                          training_regions)  # fmt: skip
     rng = np.random.default_rng([seed, 1])
@@ -429,8 +432,9 @@ def build_demo(
         bio = BIOMES[name]
         jobs += [(f"{name}/main", a) for a in schedule(rng, years, bio)]
         for r in range(training_regions):
-            jobs += [(f"{name}/training{r}", a)
-                     for a in schedule(rng, range(train_year, train_year + 1), bio, False)]  # fmt: skip
+            for ty in train_years:
+                jobs += [(f"{name}/training{r}", a)
+                         for a in schedule(rng, range(ty, ty + 1), bio, False)]  # fmt: skip
 
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -449,6 +453,7 @@ def build_demo(
                 progress(k, len(jobs))
 
     truth: dict = {"seed": seed, "years": [first_year, last_year], "training_year": train_year,
+                   "training_years": train_years,
                    "worlds": [], "sites": [], "unregistered_mines": []}  # fmt: skip
     labels, site_feats, bboxes = [], [], []
     for name in biomes:
@@ -460,10 +465,11 @@ def build_demo(
         site_feats += _site_features(main)
         regions = [make_world(**specs[f"{name}/training{r}"]) for r in range(training_regions)]
         for r, training in enumerate(regions):
-            _, _, tmask = training.mine_layers(train_year)
-            suffix = "" if r == 0 else f"_{r}"
-            _write_mask(tmp / "training" / name / f"mine_{train_year}{suffix}.tif", training, tmask)
-            labels += _labels(training, train_year)
+            for ty in train_years:
+                _, _, tmask = training.mine_layers(ty)
+                suffix = "" if r == 0 else f"_{r}"
+                _write_mask(tmp / "training" / name / f"mine_{ty}{suffix}.tif", training, tmask)
+                labels += _labels(training, ty)
         for w in (main, *regions):
             lon, lat = _to_lonlat(w)([0, w.size], [w.size, 0])
             bboxes.append([min(lon), min(lat), max(lon), max(lat)])
