@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 import sys
 import traceback
 from pathlib import Path
@@ -38,6 +39,11 @@ class MonitorGroup(click.Group):
             return super().invoke(ctx)
         except MonitorError as exc:
             self._fail(ctx, str(exc))
+        except sqlite3.DatabaseError as exc:
+            app = ctx.find_object(AppContext)
+            where = app.config.store if app is not None and app._config is not None else "the store"
+            self._fail(ctx, f"the history store {where} is damaged or unreadable ({exc}); restore it "
+                            "from a backup or move it away (nothing was written)")  # fmt: skip
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except KeyboardInterrupt:
@@ -120,8 +126,9 @@ def needs_demo(func):
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder [default: the config's demo folder, else ./data/demo].")  # fmt: skip
 @click.option(
-    "--seed", type=int, default=None, help="World seed [default: the config's demo.seed, else 0]."
-)
+    "--seed", type=click.IntRange(0, 2**31 - 1), default=None,
+    help="World seed [default: the config's demo.seed, else 0].",
+)  # fmt: skip
 @click.option("--biome", "biomes", default=None, metavar="NAMES",
               help="Biomes, comma-separated: savanna, rainforest, arid, temperate "
                    "[default: the config's demo.biomes, else savanna].")  # fmt: skip
@@ -289,15 +296,20 @@ def status(app: AppContext, candidates: bool, fmt: str) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder [default: the config's reports].")  # fmt: skip
 @click.option("--site", "site_ids", multiple=True, help="Only this site (repeatable).")
+@click.option("--candidates", is_flag=True,
+              help="Also write dossier.html: one printable page per restoration candidate.")  # fmt: skip
 @pass_app
 @needs_demo
-def report(app: AppContext, out, site_ids) -> None:
+def report(app: AppContext, out, site_ids, candidates) -> None:
     """Write the interactive HTML change reports."""
     from monitor.report import write_report
 
-    res = write_report(app.config, out, site_ids, progress=progress_bar("site pages"))
+    res = write_report(app.config, out, site_ids, dossier=candidates,
+                       progress=progress_bar("site pages"))  # fmt: skip
+    extra = f", {res.dossier}" if res.dossier else ""
     click.echo(
-        f"report: {res.index} and {len(res.pages)} site page(s), {res.bytes_total / 1e6:.1f} MB"
+        f"report: {res.index}{extra} and {len(res.pages)} site page(s), "
+        f"{res.bytes_total / 1e6:.1f} MB"
     )
 
 
@@ -359,6 +371,41 @@ def evaluate(app: AppContext, reference, year, fmt) -> None:
     from monitor.evaluate import format_evaluation
 
     click.echo(format_evaluation(run_evaluation(app.config, reference, year), fmt))
+
+
+@main.command()
+@click.option("--ring-km", type=click.FloatRange(0.05, 20), default=None,
+              help="Ring around every site to look in [default: discovery.ring_km, 2 km].")  # fmt: skip
+@click.option("--aoi", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Also scan this area (polygons): reads its imagery.")  # fmt: skip
+@click.option("--years", default=None, help="Years, A-B [default: the config's].")
+@output_format("table", "json", "csv")
+@pass_app
+@needs_demo
+def discover(app: AppContext, ring_km, aoi, years, fmt) -> None:
+    """Unregistered mines around the registry (and in --aoi), tracked year by year."""
+    from monitor.discover import show_discoveries
+
+    cfg = app.config
+    span = _year_span(cfg, None, years)
+    click.echo(show_discoveries(cfg, ring_km=ring_km, aoi=aoi, years=span, fmt=fmt,
+                                progress=progress_bar("area of interest")))  # fmt: skip
+
+
+@main.command()
+@click.option("--what", type=click.Choice(("footprints", "candidates", "history", "discoveries")),
+              required=True, help="What to export.")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(("gpkg", "geojson", "kml", "csv")), required=True,
+              help="GeoPackage or GeoJSON (QGIS), KML (Google Earth), CSV.")  # fmt: skip
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output file [default: <reports>/<what>.<format>].")  # fmt: skip
+@pass_app
+def export(app: AppContext, what, fmt, out) -> None:
+    """Export footprints, candidates, history or discoveries for QGIS or Google Earth."""
+    from monitor.export import export as write_export
+
+    res = write_export(app.config, what, fmt, out)
+    click.echo(f"{res.path}: {res.features} feature(s)")
 
 
 if __name__ == "__main__":

@@ -1,72 +1,150 @@
-"""End-to-end site-years per minute of `monitor run` on the demo world (fresh store and cache,
-so every composite is loaded from the COGs), and that time as a ratio to the floor: bare
-rasterio reads of the same windows of the same files. Prints figures; asserts nothing.
+"""`monitor run` on a dense registry against the imagery's own floors, in one run.
 
-    python bench/end_to_end.py [--demo data/demo] [--sites 6]
+    python bench/end_to_end.py [--demo data/demo] [--grid 10] [--years 2021-2023] [--dask]
+
+Writes a registry of grid x grid sites of 600 m spread over the demo world (100 by default:
+real registries cluster by the thousand around mining districts), then times, with fresh
+stores and caches:
+
+* ``monitor run`` through the real CLI (start-up, model load, plan, load, composite, FCN,
+  store, NDVI), its peak memory and CPU use (both cores busy: CPU time / wall time near 2);
+* start-up alone (a second run with nothing to do);
+* the per-site floor: every site-year's window of every needed asset read alone with rasterio,
+  as a per-site pipeline would;
+* the decode-once floor: every needed asset of every item decoded once, whole window, with
+  rasterio;
+* with --dask, the same run on a LocalCluster of 1 and of 2 worker processes.
+
+Prints the figures and their ratios; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, demo_sites, floor_read
-from monitor.imagery import LocalCatalog
+import rasterio
+from _common import ROOT, floor_read
+from pyproj import Transformer
+from rasterio.windows import from_bounds
+from shapely.geometry import box, mapping, shape
+
+from monitor.bands import BANDS
+from monitor.geo import site_grid, union_grid
+from monitor.imagery import LocalCatalog, SeasonQuery
+
+MONITOR = [sys.executable, str(ROOT / "cli.py")]
+SEASON = (5, 6, 7, 8, 9)
+
+
+def dense_sites(demo: Path, n: int, out: Path) -> dict:
+    """n x n squares of 600 m on a grid over the demo world's main sites' extent."""
+    feats = json.loads((demo / "sites.geojson").read_text())["features"]
+    x0, y0, x1, y1 = shape({"type": "GeometryCollection",
+                            "geometries": [f["geometry"] for f in feats]}).bounds  # fmt: skip
+    side = 0.006  # ~600 m
+    sites = {}
+    for i in range(n):
+        for j in range(n):
+            cx = x0 + (x1 - x0) * (i + 0.5) / n
+            cy = y0 + (y1 - y0) * (j + 0.5) / n
+            sites[f"G{i:02d}{j:02d}"] = box(cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+    out.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"site_id": k}, "geometry": mapping(g)}
+        for k, g in sites.items()]}))  # fmt: skip
+    return sites
+
+
+def timed_run(cfg: Path, *args: str) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds and stdout of one CLI call."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run([*MONITOR, "--config", str(cfg), "-q", *args], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 3):
+        sys.exit(proc.stderr)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.stdout
+
+
+def decode_once(source, sites: dict, years: range) -> float:
+    """Every needed asset of every in-season item decoded once, over the union window."""
+    grid = union_grid([site_grid(g, 300.0) for g in sites.values()])
+    t0 = time.perf_counter()
+    for year in years:
+        for item in source.search(SeasonQuery(grid.lonlat_bounds(), year, SEASON, 70.0)):
+            for band in (*BANDS, "SCL"):
+                with rasterio.open(item.assets[band].href) as src:
+                    to_src = Transformer.from_crs(grid.crs, src.crs, always_xy=True)
+                    bx0, by0, bx1, by1 = grid.bounds
+                    xs, ys = to_src.transform([bx0, bx1, bx0, bx1], [by0, by0, by1, by1])
+                    win = from_bounds(min(xs), min(ys), max(xs), max(ys), src.transform)
+                    src.read(1, window=win.round_offsets().round_lengths(), boundless=True,
+                             fill_value=0)  # fmt: skip
+    return time.perf_counter() - t0
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--demo", type=Path, default=ROOT / "data/demo")
-    ap.add_argument("--sites", type=int, default=6)
+    ap.add_argument("--grid", type=int, default=10)
+    ap.add_argument("--years", default="2021-2023")
+    ap.add_argument("--dask", action="store_true", help="also time 1 and 2 Dask worker processes")
     args = ap.parse_args()
     demo = args.demo.resolve()
-    sites = demo_sites(demo)
-    chosen = sorted(sites)[: args.sites]
+    a, b = (int(y) for y in args.years.split("-"))
+    years = range(a, b + 1)
     work = Path(tempfile.mkdtemp())
-    cfg = work / "config.yaml"
-    cfg.write_text(
-        f"source: {{kind: local, catalog: {demo / 'catalog.json'}, collection: sentinel-2-l2a}}\n"
-        f"sites: {demo / 'sites.geojson'}\nstore: store.gpkg\nreports: reports\ncomposite: {{cache: cache}}\n"
-    )
-    site_args = [a for s in chosen for a in ("--site", s)]
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--config", str(cfg), "-q", "run", *site_args],
-                          capture_output=True, text=True)  # fmt: skip
-    t_run = time.perf_counter() - t0
-    if proc.returncode not in (0, 3):
-        sys.exit(proc.stderr)
-    done = int(proc.stdout.split(" site-year(s) done")[0].split()[-1])
+    sites = dense_sites(demo, args.grid, work / "dense.geojson")
+
+    def config(name: str, scheduler: str | None = None) -> Path:
+        cfg = work / f"{name}.yaml"
+        cfg.write_text(
+            f"source: {{kind: local, catalog: {demo / 'catalog.json'}, collection: sentinel-2-l2a}}\n"
+            f"sites: {work / 'dense.geojson'}\nstore: {name}.gpkg\nreports: reports\n"
+            f"years: {{first: {a}, last: {b}}}\ncomposite: {{cache: cache-{name}}}\n"
+            + (f"compute: {{scheduler: {scheduler}}}\n" if scheduler else "")
+        )
+        return cfg
+
+    n = len(sites) * len(years)
+    run_wall, run_cpu, out = timed_run(config("dense"), "run")
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    idle_wall, _, _ = timed_run(config("dense"), "run")
     source = LocalCatalog(demo / "catalog.json", "sentinel-2-l2a")
     _ = source._items
-    t_floor = 0.0
-    from monitor.config import load_config
-
-    c = load_config(cfg)
-    first, last = c.year_range
-    for sid in chosen:
-        for year in range(first, last + 1):
-            dt_, _ = floor_read(
-                source, sites[sid], year, c.composite.season_months, c.composite.site_buffer_m
-            )
-            t_floor += dt_
     t0 = time.perf_counter()
-    again = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--config", str(cfg), "-q", "run", *site_args],
-                           capture_output=True, text=True)  # fmt: skip
-    t_again = time.perf_counter() - t0
-    print(f"site-years: {done} ({len(chosen)} sites x {last - first + 1} years)")
-    print(
-        f"monitor run (process start, model load, composites, FCN, store, change analysis): {t_run:.1f} s"
-    )
-    print(f"  -> {60 * done / t_run:.1f} site-years per minute")
-    print(f"floor (bare rasterio reads of the same windows): {t_floor:.1f} s")
-    print(f"ratio run/floor: {t_run / t_floor:.2f}")
-    print(
-        f"second run right after (nothing to do): {t_again:.1f} s; {again.stdout.strip().splitlines()[0]}"
-    )
+    for g in sites.values():
+        for year in years:
+            floor_read(source, g, year, SEASON, 300.0)
+    per_site = time.perf_counter() - t0
+    once = decode_once(source, sites, years)
+    print(f"dense registry: {len(sites)} sites of 600 m x {len(years)} years = {n} site-years")
+    print(f"monitor run: {run_wall:.1f} s wall, {run_cpu:.1f} s CPU ({run_cpu / run_wall:.2f} cores busy), "
+          f"peak RSS {peak_mb:.0f} MB, {60 * n / run_wall:.0f} site-years/min")  # fmt: skip
+    print(f"start-up (a run with nothing to do): {idle_wall:.1f} s")
+    print(f"per-site floor (each site-year's windows read alone): {per_site:.1f} s")
+    print(f"decode-once floor (every needed asset decoded once): {once:.2f} s")
+    print(f"ratio run / per-site floor: {run_wall / per_site:.2f}")
+    print(f"ratio (run - start-up) / decode-once floor: {(run_wall - idle_wall) / once:.1f}")
+    if args.dask:
+        from distributed import LocalCluster
+
+        times = {}
+        for workers in (1, 2):
+            with LocalCluster(n_workers=workers, threads_per_worker=1, host="127.0.0.1",
+                              dashboard_address=None, processes=True) as cluster:  # fmt: skip
+                times[workers], _, _ = timed_run(config(f"dask{workers}", cluster.scheduler_address), "run")
+            print(f"dask, {workers} worker process(es): {times[workers]:.1f} s")
+        print(f"speed-up 1 -> 2 workers: {times[1] / times[2]:.2f}x")
+    print(out.strip().splitlines()[0] if out.strip() else "")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ __all__ = [
     "ChangeConfig",
     "SitesConfig",
     "ComputeConfig",
+    "DiscoveryConfig",
     "DemoConfig",
     "load_config",
     "last_complete_year",
@@ -131,6 +132,17 @@ class ComputeConfig:
 
 
 @dataclass(frozen=True)
+class DiscoveryConfig:
+    ring_km: float = 2.0
+    """Width of the ring around every site that `monitor run` scans for unregistered mines
+    (loaded with the site's imagery; 0 turns discovery off)."""
+    persistence: int = 2
+    """Years a patch must be detected in before it is a candidate (k-of-n)."""
+    min_probability: float = 0.6
+    """Mean mine probability a candidate's footprint needs in its best year."""
+
+
+@dataclass(frozen=True)
 class DemoConfig:
     seed: int = 0
     """Seed of the demo world built when the configured catalog is the demo's and missing."""
@@ -164,6 +176,7 @@ class Config:
     change: ChangeConfig
     site_import: SitesConfig
     compute: ComputeConfig
+    discovery: DiscoveryConfig
     demo: DemoConfig
 
     @property
@@ -203,6 +216,7 @@ _SECTIONS = {
     "change": ChangeConfig,
     "site_import": SitesConfig,
     "compute": ComputeConfig,
+    "discovery": DiscoveryConfig,
     "demo": DemoConfig,
 }
 _TOP_PATHS = ("sites", "store", "reports", "model", "protected_areas")
@@ -261,7 +275,51 @@ def _section(cls: type, raw: Any, name: str) -> Any:
     return cls(**{k: _coerce(v, hints[k], f"{name}.{k}") for k, v in raw.items()})
 
 
+#: Allowed ranges of the numeric keys (inclusive): a value outside is a typo or a mistake.
+_RANGES: dict[str, tuple[float, float]] = {
+    "source.retries": (0, 20),
+    "composite.max_cloud_cover": (0, 100),
+    "composite.min_clear_observations": (1, 50),
+    "composite.min_clear_fraction": (0, 1),
+    "composite.site_buffer_m": (0, 5000),
+    "detection.min_mapping_unit_ha": (0, 1000),
+    "change.stagnation_years": (2, 20),
+    "change.tolerance": (0, 1),
+    "change.min_area_ha": (0, 10_000),
+    "change.min_expansion_ha_per_year": (0, 10_000),
+    "change.opening_recent_years": (1, 10),
+    "change.persistence": (1, 5),
+    "change.ndvi_recovery": (0, 1),
+    "site_import.point_buffer_m": (1, 50_000),
+    "site_import.max_area_km2": (0.001, 100_000),
+    "compute.threads": (1, 256),
+    "compute.max_group_px": (1, 8192),
+    "demo.seed": (0, 2**31 - 1),
+    "discovery.ring_km": (0, 20),
+    "discovery.persistence": (1, 10),
+    "discovery.min_probability": (0, 1),
+}
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without anchors and aliases: a config needs none, and an alias "bomb"
+    would expand to gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases are not allowed", mark)
+        return super().compose_node(parent, index)
+
+
 def _validate(cfg: Config) -> None:
+    for key, (lo, hi) in _RANGES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if not lo <= value <= hi:
+            raise ConfigError(f"config key `{key}` is {value}; use a value from {lo} to {hi}")
+    if cfg.demo.biomes and not set(cfg.demo.biomes) <= {"savanna", "rainforest", "arid", "temperate"}:
+        raise ConfigError("config key `demo.biomes` lists savanna, rainforest, arid or temperate")
     if cfg.source.kind not in SOURCE_KINDS:
         raise ConfigError(
             f"config key `source.kind` is {cfg.source.kind!r}; use one of {', '.join(SOURCE_KINDS)}"
@@ -274,8 +332,11 @@ def _validate(cfg: Config) -> None:
     ):
         raise ConfigError("config key `composite.season_months` must list months 1-12")
     first, last = cfg.year_range
-    if first < 2015 or last < first:
-        raise ConfigError(f"config `years` gives an empty range {first}-{last}")
+    if first < 2015 or last < first or last > last_complete_year():
+        raise ConfigError(
+            f"config `years` gives {first}-{last}; use years from 2015 to the last complete "
+            f"year ({last_complete_year()}), first before last"
+        )
     if cfg.detection.threshold is not None and not 0 < cfg.detection.threshold < 1:
         raise ConfigError("config key `detection.threshold` must be between 0 and 1")
 
@@ -284,16 +345,23 @@ def load_config(path: str | Path) -> Config:
     """Read and validate a config file."""
     path = Path(path).absolute()
     try:
+        if path.stat().st_size > 1_000_000:
+            raise ConfigError(f"{path} is over 1 MB: that is not a config file")
         text = path.read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise ConfigError(
             f"config file {path} not found; pass --config PATH or run from the project folder"
         ) from None
+    except (UnicodeDecodeError, IsADirectoryError, PermissionError) as exc:
+        raise ConfigError(f"{path}: cannot read the config ({exc.__class__.__name__})") from None
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = yaml.load(text, Loader=_NoAliasLoader) or {}
     except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
         raise ConfigError(
-            f"{path}: not valid YAML ({exc.__class__.__name__}); fix the file"
+            f"{path}: not valid YAML{line} ({getattr(exc, 'problem', None) or exc.__class__.__name__});"
+            " fix the file"
         ) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the config must be a YAML mapping")

@@ -14,15 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from pyproj import Transformer
 from rasterio.warp import Resampling, reproject
 from shapely.geometry import box
-from shapely.ops import transform as shp_transform
 
 from monitor.baseline import load_baseline
 from monitor.classify import detect, mask_from_probability, ndvi
 from monitor.config import Config
 from monitor.errors import MonitorError
+from monitor.geo import to_crs
 from monitor.imagery import cache_for, cached_composite, open_source
 from monitor.labels import LABEL_IGNORE, rasterize_labels, read_labels
 from monitor.metrics import confusion, scores
@@ -84,15 +83,30 @@ def _figures(pred: np.ndarray, ref: np.ndarray, pixel_ha: float) -> dict:
     }
 
 
+def _reference_area(path: Path):
+    """The lon/lat extent of a reference mask, after checking it is one: one band of
+    integers, 1 = mine and 0 = background, with a CRS."""
+    try:
+        with rasterio.open(path) as src:
+            if src.count != 1 or not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
+                raise MonitorError(
+                    f"{path}: a reference mask has one band of integers (1 mine, 0 background); "
+                    f"this one has {src.count} band(s) of {src.dtypes[0]}"
+                )
+            if src.crs is None:
+                raise MonitorError(f"{path}: the reference mask has no CRS; set one")
+            return to_crs(box(*src.bounds), src.crs, 4326)
+    except rasterio.errors.RasterioIOError as exc:
+        raise MonitorError(f"{path}: not a raster GDAL can read ({exc})") from None
+
+
 def evaluate(cfg: Config, reference: Path, year: int) -> Evaluation:
     reference = Path(reference)
     model = load_model(cfg.model)
     source = open_source(cfg.source)
     is_raster = reference.suffix.lower() in (".tif", ".tiff", ".vrt")
     if is_raster:
-        with rasterio.open(reference) as src:
-            to_ll = Transformer.from_crs(src.crs, 4326, always_xy=True)
-            area = shp_transform(to_ll.transform, box(*src.bounds))
+        area = _reference_area(reference)
     else:
         labels = read_labels(reference)
         area = box(*labels.total_bounds)

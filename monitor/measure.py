@@ -17,13 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from affine import Affine
 
 from monitor.classify import Detection, mndwi, ndvi
 from monitor.geo import Grid, mask_polygon, polygon_mask, to_crs
 from monitor.imagery import Composite
 from monitor.records import SiteYear, now
 
-__all__ = ["NdviGrid", "measure_site_year", "union_ndvi"]
+__all__ = ["NdviGrid", "measure_site_year", "ring_patches", "union_ndvi"]
 
 
 @dataclass(frozen=True)
@@ -121,3 +122,34 @@ def union_ndvi(
         site = np.isfinite(g.values)
         out[r.year] = (_mean(g.values, fp & site), _mean(g.values, ~fp & site))
     return out
+
+
+def ring_patches(row: SiteYear, geometry, det: Detection, ring_m: float, mmu_ha: float) -> SiteYear:
+    """The row with the mine patches detected in the ring around the site, each (polygon
+    EPSG:4326, area ha, mean probability): what `monitor discover` groups into candidate mines.
+    A detection that reaches into the concession is the site's own mine spilling over its edge,
+    not another mine: it is left out; so are patches under the minimum mapping unit."""
+    from dataclasses import replace
+
+    from scipy import ndimage
+
+    local = to_crs(geometry, 4326, det.grid.crs)
+    ring_geom = to_crs(local.buffer(ring_m), det.grid.crs, 4326)
+    reach = polygon_mask(ring_geom, det.grid.shape, det.grid.transform, det.grid.crs)
+    inside = polygon_mask(geometry, det.grid.shape, det.grid.transform, det.grid.crs)
+    labels, _ = ndimage.label(det.mask & reach, structure=np.ones((3, 3), bool))
+    own = np.unique(labels[inside & (labels > 0)])
+    pixel_ha = abs(det.grid.transform.a * det.grid.transform.e) / 1e4
+    patches = []
+    for k, sl in enumerate(ndimage.find_objects(labels), 1):
+        if sl is None or k in own:
+            continue
+        part = labels[sl] == k
+        if part.sum() * pixel_ha < mmu_ha:
+            continue
+        transform = det.grid.transform * Affine.translation(sl[1].start, sl[0].start)
+        patches.append((mask_polygon(part, transform, det.grid.crs), float(part.sum() * pixel_ha),
+                        _mean(det.probability[sl], part) or 0.0))  # fmt: skip
+    ring = reach & ~inside
+    valid = float(det.valid[ring].mean()) if ring.any() else None
+    return replace(row, ring_patches=tuple(patches), ring_valid_fraction=valid)

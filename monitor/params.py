@@ -62,7 +62,7 @@ def params_key(cfg: Config) -> str:
     """The one hash of every parameter that changes a stored row."""
     blob = json.dumps(
         [asdict(CompositeParams.from_config(cfg)), asdict(DetectionParams.from_config(cfg)),
-         cfg.composite.min_clear_fraction, CACHE_VERSION, MEASURE_VERSION],
+         cfg.composite.min_clear_fraction, cfg.discovery.ring_km, CACHE_VERSION, MEASURE_VERSION],
         sort_keys=True,
     )  # fmt: skip
     return hashlib.sha1(blob.encode()).hexdigest()[:12]

@@ -10,7 +10,6 @@ would cost more than opening the same scenes twice.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import shapely
@@ -18,9 +17,9 @@ import shapely
 from monitor.config import Config
 from monitor.geo import Grid, site_grid, union_grid
 from monitor.params import CompositeParams, params_key
-from monitor.records import SiteRecord
+from monitor.records import SiteRecord, geometry_digest
 
-__all__ = ["SiteWindow", "GroupTask", "plan_run", "group_windows", "geometry_hash"]
+__all__ = ["SiteWindow", "GroupTask", "plan_run", "group_windows"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,9 @@ class SiteWindow:
     geometry_wkb: bytes
     """Concession polygon, EPSG:4326, as WKB."""
     grid: Grid
-    """The site's 10 m grid (its buffer included)."""
+    """The site's 10 m grid (its buffer included): what it is cropped to."""
+    reach: Grid
+    """The grid of the site and its discovery ring: what its group loads."""
     geometry_hash: str
     """Hash of the geometry (a changed concession is recomputed)."""
 
@@ -57,11 +58,8 @@ class GroupTask:
     """Model file (None: shipped)."""
     params_key: str
     """Hash of everything that changes a row."""
-
-
-def geometry_hash(geometry) -> str:
-    """Short hash of a site geometry."""
-    return hashlib.sha1(shapely.to_wkb(geometry, byte_order=1)).hexdigest()[:12]
+    ring_m: float = 0.0
+    """Width of the ring scanned for unregistered mines around each site."""
 
 
 def _area(g: Grid) -> int:
@@ -74,19 +72,19 @@ def group_windows(
     """Greedy clusters of windows of one zone whose union stays within ``max_px`` a side and
     is at least ``min_fill`` covered by the windows themselves."""
     groups: list[tuple[Grid, list[SiteWindow], int]] = []  # union, members, summed area
-    for w in sorted(windows, key=lambda w: (w.grid.crs, w.grid.x0, -w.grid.y1)):
+    for w in sorted(windows, key=lambda w: (w.reach.crs, w.reach.x0, -w.reach.y1)):
         for k, (union, members, total) in enumerate(groups):
-            if union.crs != w.grid.crs:
+            if union.crs != w.reach.crs:
                 continue
-            grown = union_grid([union, w.grid])
+            grown = union_grid([union, w.reach])
             if max(grown.width, grown.height) > max_px:
                 continue
-            if (total + _area(w.grid)) / _area(grown) < min_fill:
+            if (total + _area(w.reach)) / _area(grown) < min_fill:
                 continue
-            groups[k] = (grown, [*members, w], total + _area(w.grid))
+            groups[k] = (grown, [*members, w], total + _area(w.reach))
             break
         else:
-            groups.append((w.grid, [w], _area(w.grid)))
+            groups.append((w.reach, [w], _area(w.reach)))
     return [members for _, members, _ in groups]
 
 
@@ -104,11 +102,14 @@ def plan_run(
     and geometry; and how many were skipped as done."""
     params = CompositeParams.from_config(cfg)
     pkey = params_key(cfg)
+    ring_m = cfg.discovery.ring_km * 1000
     windows = {
-        s.site_id: SiteWindow(s.site_id, shapely.to_wkb(s.geometry), site_grid(s.geometry, params.buffer_m),
-                              geometry_hash(s.geometry))
+        s.site_id: SiteWindow(
+            s.site_id, shapely.to_wkb(s.geometry), site_grid(s.geometry, params.buffer_m),
+            site_grid(s.geometry, max(params.buffer_m, ring_m)), geometry_digest(s.geometry),
+        )
         for s in sites
-    }  # fmt: skip
+    }
     tasks, skipped = [], 0
     model_path = str(cfg.model) if cfg.model else None
     for year in years:
@@ -120,7 +121,7 @@ def plan_run(
             else:
                 todo.append(w)
         for k, members in enumerate(group_windows(todo, cfg.compute.max_group_px)):
-            grid = union_grid([m.grid for m in members])
+            grid = union_grid([m.reach for m in members])
             tasks.append(GroupTask(f"{year}-g{k:03d}", year, grid, params, tuple(members),
-                                   str(cfg.path), model_path, pkey))  # fmt: skip
+                                   str(cfg.path), model_path, pkey, ring_m))  # fmt: skip
     return tasks, skipped

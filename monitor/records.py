@@ -9,7 +9,16 @@ from dataclasses import dataclass
 
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["SiteRecord", "SiteYear", "now"]
+__all__ = ["SiteRecord", "SiteYear", "geometry_digest", "now"]
+
+
+def geometry_digest(geometry: BaseGeometry) -> str:
+    """Short hash of a site geometry (little-endian WKB): a changed concession is redone."""
+    import hashlib
+
+    import shapely
+
+    return hashlib.sha1(shapely.to_wkb(geometry, byte_order=1)).hexdigest()[:12]
 
 
 def now() -> str:
@@ -77,6 +86,11 @@ class SiteYear:
     """Hash of the site geometry the row was computed for: a changed concession is redone."""
     season: str = ""
     """Months (and how they were chosen) of the composite (JSON)."""
+    ring_patches: tuple = ()
+    """Mine patches detected in the ring around the site, outside it: (polygon EPSG:4326,
+    area ha, mean probability) each; raw material for `monitor discover`."""
+    ring_valid_fraction: float | None = None
+    """Share of the ring with enough clear looks this year."""
     computed_at: str = ""
     """UTC timestamp of the computation."""
     run_id: int | None = None

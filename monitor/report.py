@@ -1,46 +1,51 @@
-"""`monitor report`: interactive HTML change reports that work offline from the file system.
+"""`monitor report`: HTML change reports that work offline from the file system.
 
-``index.html`` (sites per status, disturbed area per year, a map of the sites by status drawn
-from their geometries without any tile server, and the ranked restoration candidates) and one
-page per site (area and NDVI per year with events and gaps, yearly RGB composites with the
-detected outline, provenance). plotly.js is written once to ``assets/``; pictures come from the
-composite cache, so a report never reloads imagery; nothing is fetched from the network unless
-the reader asks for the online basemap.
+``index.html``: sites per status, a map (the latest composite of every site, drawn under its
+outline, with a scale bar; click a site to open it), disturbed area per year, the ranked
+restoration candidates, the candidate mines outside the registry, and every site (tables sort
+by mouse or keyboard, filter and page, so a thousand sites stay quick). One page per site:
+status and the reasons in words, coordinates and concession area, a before/after slider,
+area and NDVI per year with events and gaps, the yearly composites with the detected
+outline, provenance. ``--candidates`` adds ``dossier.html``: one printable page per
+restoration candidate, evidence first.
+
+Pages come from Jinja2 templates (``monitor/assets/report/templates``) with autoescaping on:
+every site id, name and reason is escaped wherever it lands, and page data travels as JSON
+that cannot end its script block. File names come from :func:`monitor.imagery.safe_name`, so
+no id can write outside the report folder. Charts are drawn in the browser from that JSON
+(plotly.js, written once to ``assets/``); pictures come from the composite cache, so a
+report never reloads imagery; nothing is fetched unless the reader asks for the online map.
 """
 
 from __future__ import annotations
 
-import html
+import datetime as dt
 import json
 import logging
-import shutil
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import plotly.graph_objects as go
-import plotly.io as pio
 
 from monitor.change import SiteStatus
 from monitor.config import Config
 from monitor.geo import polygon_mask
-from monitor.imagery import CompositeCache, cache_for, composite_key, open_source
+from monitor.imagery import CompositeCache, cache_for, composite_key, open_source, safe_name
+from monitor.outputs import OutputFolder
 from monitor.params import CompositeParams
-from monitor.queries import candidates, site_statuses
-from monitor.quicklook import rgb_array, write_png
+from monitor.queries import candidates, open_store, site_statuses
+from monitor.quicklook import png_bytes, rgb_array
 from monitor.rank import Candidate
-from monitor.store import SiteRecord, SiteYear, Store
+from monitor.records import SiteRecord, SiteYear
 
-__all__ = ["write_report", "ReportResult", "STATUS_COLOURS"]
+__all__ = ["write_report", "ReportResult"]
 
 log = logging.getLogger(__name__)
 ASSETS = Path(__file__).parent / "assets" / "report"
-STATUS_COLOURS = {
-    "none": "#9aa5ab", "opening": "#f2a541", "active": "#5b8e7d", "expansion": "#d1495b",
-    "stagnation": "#7768ae", "likely_abandonment": "#2a9d8f",
-}  # fmt: skip
-_PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+STATUS_ORDER = ("none", "opening", "active", "expansion", "stagnation", "likely_abandonment")
+_MAP_PX = 1600
 
 
 @dataclass(frozen=True)
@@ -51,256 +56,331 @@ class ReportResult:
     """The index page."""
     pages: tuple[Path, ...]
     """One page per site."""
+    dossier: Path | None
+    """The printable dossier of restoration candidates (``--candidates``)."""
     bytes_total: int
     """Size of everything written."""
 
 
-def _badge(status: str) -> str:
-    return f'<span class="badge" style="background:{STATUS_COLOURS.get(status, "#666")}">{html.escape(status)}</span>'
+def _env():
+    import jinja2
 
-
-def _fig_html(fig: go.Figure, div_id: str) -> str:
-    # plain layout keys instead of a template: applying "plotly_white" cost ~45 ms a figure
-    fig.update_layout(
-        template="none", margin=dict(l=50, r=20, t=40, b=40), height=340, font=dict(family="sans-serif"),
-        xaxis=dict(gridcolor="#eee"), yaxis=dict(gridcolor="#eee"),
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(ASSETS / "templates"),
+        autoescape=jinja2.select_autoescape(["html"], default=True),
+        trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined,
     )  # fmt: skip
-    return pio.to_html(
-        fig, include_plotlyjs=False, full_html=False, div_id=div_id, config=_PLOT_CONFIG
-    )
+    return env
 
 
-def _page(title: str, subtitle: str, body: str, depth: int) -> str:
-    up = "../" * depth
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
-<link rel="stylesheet" href="{up}assets/report.css">
-<script src="{up}assets/plotly.min.js"></script>
-</head><body>
-<header><h1>{html.escape(title)}</h1><p>{subtitle}</p></header>
-<main>{body}</main>
-<script src="{up}assets/report.js"></script>
-</body></html>
-"""
+# -- pictures -------------------------------------------------------------------------------
+class _Pictures:
+    """Quicklooks from the composite cache, written once under ``img/``."""
+
+    def __init__(self, cfg: Config, folder: OutputFolder):
+        self.cache: CompositeCache | None = cache_for(cfg)
+        self.params = CompositeParams.from_config(cfg)
+        self.source_key = open_source(cfg.source).key
+        self.folder = folder
+
+    def composite(self, site: SiteRecord, year: int):
+        if self.cache is None:
+            return None
+        return self.cache.get(site.site_id, year, composite_key(self.source_key, self.params, site.geometry.wkb))
+
+    def thumb(self, site: SiteRecord, year: int, footprint) -> tuple[str, float] | None:
+        """(relative path, height/width) of the site-year's quicklook with its outline."""
+        comp = self.composite(site, year)
+        if comp is None:
+            return None
+        rel = f"img/{safe_name(site.site_id)}_{year}.png"
+        outline = polygon_mask(footprint, comp.shape, comp.transform, comp.crs) if footprint else None
+        self.folder.write_bytes(rel, png_bytes(rgb_array(comp.reflectance, outline), scale=1))
+        return rel, comp.shape[0] / comp.shape[1]
 
 
-def _map_figure(sites: list[SiteRecord], statuses: dict[str, SiteStatus]) -> go.Figure:
-    """Site outlines by status on plain lon/lat axes: no tile server, no network."""
-    fig = go.Figure()
-    for status, colour in STATUS_COLOURS.items():
-        xs, ys, text = [], [], []
-        for s in sites:
-            if statuses[s.site_id].status != status:
-                continue
-            for poly in getattr(s.geometry, "geoms", [s.geometry]):
-                x, y = poly.exterior.xy
-                xs += [*x, None]
-                ys += [*y, None]
-                text += [f"{s.site_id} {s.name}: {status}"] * (len(x) + 1)
-        if xs:
-            fig.add_trace(go.Scatter(x=xs, y=ys, fill="toself", mode="lines", name=status, text=text,
-                                     hoverinfo="text", line=dict(color=colour, width=1.5),
-                                     fillcolor=colour, opacity=0.75))  # fmt: skip
-    fig.update_layout(title="Sites by status (lon/lat)", legend=dict(orientation="h"))
-    if sites:
-        import shapely
-
-        x0, y0, x1, y1 = shapely.GeometryCollection([s.geometry for s in sites]).bounds
-        pad = 0.05 * max(x1 - x0, y1 - y0, 1e-3)
-        fig.update_xaxes(range=[x0 - pad, x1 + pad], constrain="domain")
-        fig.update_yaxes(range=[y0 - pad, y1 + pad], constrain="domain", scaleanchor="x",
-                         scaleratio=1.0 / max(0.2, np.cos(np.radians(_mid_lat(sites)))))  # fmt: skip
-    return fig
-
-
-def _mid_lat(sites: list[SiteRecord]) -> float:
-    return float(np.mean([s.geometry.centroid.y for s in sites])) if sites else 0.0
-
-
-def _index(cfg: Config, sites, statuses: dict[str, SiteStatus], rows: list[SiteYear],
-           ranked: dict[str, Candidate]) -> str:  # fmt: skip
-    counts: dict[str, int] = {}
-    for st in statuses.values():
-        counts[st.status] = counts.get(st.status, 0) + 1
-    count_html = "".join(
-        f'<div class="count" style="background:{STATUS_COLOURS[k]}">{k.replace("_", " ")}: {counts[k]}</div>'
-        for k in STATUS_COLOURS
-        if k in counts
-    )
-    years = sorted({r.year for r in rows})
-    total = [sum(r.mined_area_ha or 0 for r in rows if r.year == y) for y in years]
-    area_fig = go.Figure(go.Bar(x=years, y=total, marker_color="#d1495b", name="disturbed area"))
-    area_fig.update_layout(title="Total disturbed area per year (ha)", xaxis=dict(dtick=1))
-    cands = sorted(ranked.values(), key=lambda c: c.rank)
-    cand_rows = "".join(
-        f"<tr><td class='num'>{c.rank}</td><td><a href='sites/{html.escape(s.site_id)}.html'>"
-        f"{html.escape(s.site_id)}</a></td><td>{html.escape(s.name)}</td><td>{_badge(s.status)}</td>"
-        f"<td>{html.escape('; '.join(c.reasons))}</td><td class='num'>{s.peak_area_ha:.1f}</td>"
-        f"<td class='num' data-sort='{s.years_since_activity if s.years_since_activity is not None else ''}'>"
-        f"{s.years_since_activity if s.years_since_activity is not None else '-'}</td>"
-        f"<td class='num'>{c.protected_overlap:.0%}</td><td class='num'>{s.confidence:.2f}</td></tr>"
-        for c in cands
-        for s in [statuses[c.site_id]]
-    )
-    all_rows = "".join(
-        f"<tr><td><a href='sites/{html.escape(s.site_id)}.html'>{html.escape(s.site_id)}</a></td>"
-        f"<td>{html.escape(s.name)}</td><td>{_badge(s.status)}</td><td class='num'>{s.opened_year or '-'}</td>"
-        f"<td class='num'>{s.last_detected_year or '-'}</td>"
-        f"<td class='num'>{'-' if s.latest_area_ha is None else f'{s.latest_area_ha:.1f}'}</td>"
-        f"<td class='num'>{s.confidence:.2f}</td></tr>"
-        for s in statuses.values()
-    )
-    basemap = json.dumps(_basemap_traces(sites, statuses))
-    body = f"""
-<section><h2>Sites per status</h2><div class="counts">{count_html}</div></section>
-<div class="grid">
-<section>{_fig_html(_map_figure(sites, statuses), "site-map")}
-<button id="basemap-toggle" type="button">Show OpenStreetMap basemap (needs internet)</button>
-<p class="note">The map draws site geometries only; nothing is fetched unless you press the button.</p></section>
-<section>{_fig_html(area_fig, "area-per-year")}</section>
-</div>
-<section><h2>Restoration candidates ({len(cands)})</h2>
-<input type="search" placeholder="filter candidates…" data-filter="candidates">
-<table id="candidates" class="sortable"><thead><tr><th>rank</th><th>site</th><th>name</th><th>status</th>
-<th>why</th><th>peak ha</th><th>years since activity</th><th>protected</th><th>confidence</th></tr></thead>
-<tbody>{cand_rows}</tbody></table></section>
-<section><h2>All sites</h2>
-<input type="search" placeholder="filter sites…" data-filter="all-sites">
-<table id="all-sites" class="sortable"><thead><tr><th>site</th><th>name</th><th>status</th><th>opened</th>
-<th>last detected</th><th>latest ha</th><th>confidence</th></tr></thead><tbody>{all_rows}</tbody></table></section>
-<script>
-document.getElementById("basemap-toggle").addEventListener("click", function () {{
-  var traces = {basemap};
-  Plotly.newPlot("site-map", traces, {{map: {{style: "open-street-map", zoom: 10,
-    center: {{lon: {np.mean([s.geometry.centroid.x for s in sites]) if sites else 0:.5f},
-              lat: {_mid_lat(sites):.5f}}}}}, margin: {{l: 0, r: 0, t: 30, b: 0}}, height: 340,
-    title: "Sites by status (OpenStreetMap)"}});
-}});
-</script>"""
-    last = cfg.year_range[1]
-    sub = (f"{len(sites)} sites · {years[0] if years else '-'}–{years[-1] if years else '-'} · "
-           f"status as of {last} · model {html.escape(rows[0].model_version) if rows else '-'}")  # fmt: skip
-    return _page("Mine monitor — restoration candidates", sub, body, 0)
-
-
-def _basemap_traces(sites, statuses) -> list[dict]:
-    traces = []
-    for status, colour in STATUS_COLOURS.items():
-        lon, lat = [], []
-        for s in sites:
-            if statuses[s.site_id].status == status:
-                for poly in getattr(s.geometry, "geoms", [s.geometry]):
-                    x, y = poly.exterior.xy
-                    lon += [*map(float, x), None]
-                    lat += [*map(float, y), None]
-        if lon:
-            traces.append({"type": "scattermap", "lon": lon, "lat": lat, "mode": "lines", "fill": "toself",
-                           "name": status, "line": {"color": colour}})  # fmt: skip
-    return traces
-
-
-def _site_page(cfg: Config, site: SiteRecord, st: SiteStatus, rows: list[SiteYear], feet, img_dir: Path,
-               cache: CompositeCache | None, params: CompositeParams, source_key: str) -> str:  # fmt: skip
+def _site_map(sites, statuses, pictures: _Pictures, discoveries, folder: OutputFolder) -> dict | None:
+    """The index map: every site's latest composite in one picture (lon/lat, scaled by the
+    cosine of the latitude), site outlines and candidate mines over it, a scale bar."""
+    if not sites:
+        return None
     import shapely
+    from rasterio.warp import Resampling, reproject
 
-    years = [r.year for r in rows]
-    area = [r.mined_area_ha for r in rows]
-    fig = go.Figure(go.Scatter(x=years, y=area, mode="lines+markers", connectgaps=False, name="mined area",
-                               line=dict(color="#d1495b")))  # fmt: skip
-    gaps = [r.year for r in rows if r.mined_area_ha is None]
-    for y in gaps:
-        fig.add_vrect(x0=y - 0.5, x1=y + 0.5, fillcolor="#bbb", opacity=0.35, line_width=0)
-    for e in st.events:
-        fig.add_vrect(x0=e.start - 0.45, x1=e.end + 0.45, fillcolor=STATUS_COLOURS.get(e.flag, "#888"),
-                      opacity=0.12, line_width=0, annotation_text=e.flag.replace("_", " "),
-                      annotation_position="top left")  # fmt: skip
-    fig.update_layout(title="Mined area (ha); grey: no clear data", xaxis=dict(dtick=1))
-    nd = go.Figure()
-    nd.add_trace(go.Scatter(x=years, y=[r.ndvi for r in rows], mode="lines+markers", name="footprint",
-                            connectgaps=False, line=dict(color="#2a9d8f")))  # fmt: skip
-    nd.add_trace(go.Scatter(x=years, y=[r.ndvi_surroundings for r in rows], mode="lines+markers",
-                            name="surroundings", connectgaps=False, line=dict(color="#8ab17d", dash="dot")))  # fmt: skip
-    nd.update_layout(title="NDVI: footprint vs surroundings", xaxis=dict(dtick=1))
+    x0, y0, x1, y1 = shapely.GeometryCollection([s.geometry for s in sites]).bounds
+    pad = 0.05 * max(x1 - x0, y1 - y0, 1e-3)
+    x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
+    coslat = max(0.2, math.cos(math.radians((y0 + y1) / 2)))
+    aspect = (y1 - y0) / ((x1 - x0) * coslat)
+    width = _MAP_PX
+    height = max(120, int(width * aspect))
+    if height > 2 * _MAP_PX:
+        height, width = 2 * _MAP_PX, max(120, int(2 * _MAP_PX / aspect))
+    from affine import Affine
 
-    wkb = shapely.to_wkb(site.geometry)
-    key = composite_key(source_key, params, wkb)
-    thumbs = []
-    for r in rows:
-        comp = cache.get(site.site_id, r.year, key) if cache is not None else None
+    transform = Affine((x1 - x0) / width, 0, x0, 0, -(y1 - y0) / height, y1)
+    rgb = np.zeros((3, height, width), np.uint8)
+    drawn = 0
+    for s in sites:
+        year = statuses[s.site_id].series[-1].year if statuses[s.site_id].series else None
+        comp = pictures.composite(s, year) if year else None
         if comp is None:
             continue
-        fp = feet.get(r.year)
-        outline = polygon_mask(fp, comp.shape, comp.transform, comp.crs) if fp is not None else None
-        name = f"{site.site_id}_{r.year}.png"
-        write_png(rgb_array(comp.reflectance, outline), img_dir / name, scale=1)
-        label = "no clear data" if r.mined_area_ha is None else f"{r.mined_area_ha:.1f} ha"
-        thumbs.append(f'<figure><img src="../img/{html.escape(name)}" alt="{site.site_id} {r.year}" loading="lazy">'
-                      f"<figcaption>{r.year} · {label}</figcaption></figure>")  # fmt: skip
-    prov = "".join(
-        f"<tr><td>{r.year}</td><td class='num'>{len(r.items_used)}</td><td class='num'>{len(r.items_skipped)}</td>"
-        f"<td class='num'>{r.clear_observations:.0f}</td><td class='num'>{r.valid_fraction:.0%}</td>"
-        f"<td>{html.escape(', '.join(sorted(set(r.baselines))))}</td><td>{html.escape(r.model_version)}</td>"
-        f"<td>{html.escape('; '.join(f'{i}: {why}' for i, why in r.items_skipped)) or '-'}</td></tr>"
+        img = rgb_array(comp.reflectance)
+        for b in range(3):
+            out = np.zeros((height, width), np.uint8)
+            reproject(img[b], out, src_transform=comp.transform, src_crs=comp.crs, src_nodata=0,
+                      dst_transform=transform, dst_crs="EPSG:4326", dst_nodata=0,
+                      resampling=Resampling.average)  # fmt: skip
+            rgb[b] = np.where(out > 0, out, rgb[b])
+        drawn += 1
+
+    def points(geom) -> str:
+        polys = [p for p in getattr(geom, "geoms", [geom]) if p.geom_type == "Polygon"]
+        xy = np.asarray(max(polys, key=lambda p: p.area).exterior.coords) if polys else np.zeros((0, 2))
+        cols = (xy[:, 0] - x0) / (x1 - x0) * width
+        rows = (y1 - xy[:, 1]) / (y1 - y0) * height
+        return " ".join(f"{c:.1f},{r:.1f}" for c, r in zip(cols, rows, strict=True))
+
+    image = None
+    if drawn:
+        folder.write_bytes("img/map.png", png_bytes(rgb))
+        image = "img/map.png"
+    km_per_px = (x1 - x0) / width * 111.32 * coslat
+    target = km_per_px * width / 5
+    nice = min((v for v in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500) if v >= target / 2),
+               default=500)  # fmt: skip
+    return {
+        "width": width, "height": height, "image": image,
+        "sites": [{"href": f"sites/{safe_name(s.site_id)}.html", "status": statuses[s.site_id].status,
+                   "label": f"{s.site_id} {s.name}: {statuses[s.site_id].status.replace('_', ' ')}",
+                   "points": points(s.geometry)} for s in sites],
+        "discoveries": [{"label": f"candidate {rec['candidate_id']} ({rec['status']})",
+                         "points": points(geom)} for rec, geom in discoveries],
+        "scale": {"x": 16, "px": nice / km_per_px, "label": f"{nice:g} km"},
+        "note": (f"Latest composites of {drawn} of {len(sites)} sites (from the cache)."
+                 if drawn else "No composite in the cache: outlines only."),
+    }  # fmt: skip
+
+
+# -- pages ----------------------------------------------------------------------------------
+def _reason_text(st: SiteStatus, cand: Candidate | None) -> str:
+    return "; ".join(cand.reasons if cand else st.reasons)
+
+
+def _area_ha(geometry) -> float:
+    from pyproj import Geod
+
+    return abs(Geod(ellps="WGS84").geometry_area_perimeter(geometry)[0]) / 1e4
+
+
+def _site_context(site: SiteRecord, st: SiteStatus, cand: Candidate | None, rows: list[SiteYear],
+                  feet: dict, pictures: _Pictures) -> tuple[dict, dict]:  # fmt: skip
+    """The site page's template values, and the images by year (for the dossier)."""
+    images = {}
+    for r in rows:
+        made = pictures.thumb(site, r.year, feet.get(r.year))
+        if made:
+            label = "no clear data" if r.mined_area_ha is None else f"{r.mined_area_ha:.1f} ha"
+            images[r.year] = {"src": f"../{made[0]}", "year": r.year, "label": label, "ratio": made[1]}
+    detected = [r for r in rows if (r.mined_area_ha or 0) >= 1.0]
+    compare = None
+    if len(images) >= 2:
+        before = (st.opened_year if st.opened_year in images else min(images))
+        after = max(images)
+        if before == after:
+            before = min(images)
+        compare = {"before": images[before], "after": images[after],
+                   "ratio": f"{1 / images[after]['ratio']:.4f}"}  # fmt: skip
+    c = site.geometry.centroid
+    data = {
+        "years": [r.year for r in rows], "area": [r.mined_area_ha for r in rows],
+        "ndvi": [r.ndvi for r in rows], "ndvi_surroundings": [r.ndvi_surroundings for r in rows],
+        "gaps": [r.year for r in rows if r.mined_area_ha is None],
+        "events": [e.as_json() for e in st.events],
+    }  # fmt: skip
+    provenance = [
+        {"year": r.year, "used": len(r.items_used), "skipped": len(r.items_skipped),
+         "clear_obs": r.clear_observations, "valid": r.valid_fraction, "season": _season(r.season),
+         "baselines": ", ".join(sorted(set(r.baselines))), "model": r.model_version,
+         "why_skipped": "; ".join(f"{i}: {why}" for i, why in r.items_skipped)}
         for r in rows
-    )
-    events = "".join(f"<li><b>{e.flag.replace('_', ' ')}</b> {e.start}–{e.end} (confidence {e.confidence:.2f}):"
-                     f" {html.escape(e.reason)}</li>" for e in st.events) or "<li>none</li>"  # fmt: skip
-    body = f"""
-<p><a href="../index.html">← all sites</a></p>
-<section><h2>{_badge(st.status)} confidence {st.confidence:.2f}</h2>
-<p>{html.escape("; ".join(st.reasons))}</p><ul>{events}</ul></section>
-<div class="grid"><section>{_fig_html(fig, "area-chart")}</section><section>{_fig_html(nd, "ndvi-chart")}</section></div>
-<section><h2>Yearly composites (true colour, detected outline in red)</h2><div class="thumbs">{"".join(thumbs)}</div></section>
-<section><h2>Provenance</h2><table class="sortable"><thead><tr><th>year</th><th>scenes used</th><th>skipped</th>
-<th>clear obs (median)</th><th>valid</th><th>baselines</th><th>model</th><th>skipped scenes</th></tr></thead>
-<tbody>{prov}</tbody></table></section>"""
-    return _page(f"{site.site_id} — {site.name}", f"status {html.escape(st.status)}", body, 1)
+    ]  # fmt: skip
+    context = {
+        "site_id": site.site_id, "status": st, "candidate": cand, "reasons": _reason_text(st, cand),
+        "lon": c.x, "lat": c.y, "area_ha": _area_ha(site.geometry), "compare": compare,
+        "thumbs": list(images.values()), "provenance": provenance, "data": data,
+        "peak_year": max(detected, key=lambda r: r.mined_area_ha).year if detected else None,
+    }  # fmt: skip
+    return context, images
+
+
+def _season(text: str) -> str:
+    try:
+        s = json.loads(text) if text else {}
+    except ValueError:
+        return text
+    return ", ".join(str(m) for m in s.get("months", [])) + (f" ({s['how']})" if s.get("how") else "")
+
+
+def _svg_chart(rows: list[SiteYear]) -> str:
+    """A small static chart for print: area bars per year, the footprint NDVI as a line."""
+    from markupsafe import escape
+
+    w, h, pad = 640, 180, 28
+    years = [r.year for r in rows]
+    if not years:
+        return ""
+    top = max([r.mined_area_ha or 0 for r in rows] + [1.0])
+    step = (w - 2 * pad) / max(1, len(years))
+    parts = [f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="mined area per year">']
+    for k, r in enumerate(rows):
+        x = pad + k * step
+        if r.mined_area_ha is None:
+            parts.append(f'<rect x="{x:.1f}" y="{pad}" width="{step * 0.8:.1f}" height="{h - 2 * pad}" fill="#ddd"/>')
+        else:
+            bh = (h - 2 * pad) * r.mined_area_ha / top
+            parts.append(f'<rect x="{x:.1f}" y="{h - pad - bh:.1f}" width="{step * 0.8:.1f}" '
+                         f'height="{bh:.1f}" fill="#d55e00"/>')  # fmt: skip
+        parts.append(f'<text x="{x + step * 0.4:.1f}" y="{h - 8}" font-size="10" text-anchor="middle">{r.year}</text>')
+    pts = [(pad + k * step + step * 0.4, pad + (h - 2 * pad) * (1 - (r.ndvi + 0.2) / 1.2))
+           for k, r in enumerate(rows) if r.ndvi is not None]  # fmt: skip
+    if len(pts) >= 2:
+        parts.append('<polyline fill="none" stroke="#009e73" stroke-width="2" points="'
+                     + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')  # fmt: skip
+    parts.append(f'<text x="{pad}" y="14" font-size="11">mined area (bars, up to {escape(f"{top:.1f}")} ha) · '
+                 'footprint NDVI (line) · grey: no clear data</text></svg>')  # fmt: skip
+    return "".join(parts)
+
+
+def _assets(folder: OutputFolder) -> None:
+    """plotly.js once (rewritten if truncated or changed), the report's CSS and JS."""
+    from plotly.offline import get_plotlyjs
+
+    if not folder.is_current("assets/plotly.min.js"):
+        folder.write_text("assets/plotly.min.js", get_plotlyjs())
+    for name in ("report.css", "report.js"):
+        folder.write_text(f"assets/{name}", (ASSETS / name).read_text())
 
 
 def write_report(
-    cfg: Config, out: Path | None = None, site_ids: tuple[str, ...] = (),
+    cfg: Config,
+    out: Path | None = None,
+    site_ids: tuple[str, ...] = (),
+    *,
+    dossier: bool = False,
     progress: Callable[[int, int], None] | None = None,
-) -> ReportResult:  # fmt: skip
-    """Write index.html and one page per site into ``out`` (default: the config's reports)."""
-    from monitor.sites import sync_config_sites
+) -> ReportResult:
+    """Write index.html, one page per site and (``dossier``) the candidates' dossier."""
+    folder = OutputFolder(Path(out or cfg.reports))
+    try:
+        return _write(cfg, folder, site_ids, dossier, progress)
+    finally:  # what was written is on record, even if this report was cut short
+        folder.save()
 
-    out = Path(out or cfg.reports)
-    (out / "assets").mkdir(parents=True, exist_ok=True)
-    (out / "sites").mkdir(exist_ok=True)
-    (out / "img").mkdir(exist_ok=True)
-    plotly_js = out / "assets" / "plotly.min.js"
-    if not plotly_js.exists():
-        from plotly.offline import get_plotlyjs
 
-        plotly_js.write_text(get_plotlyjs(), encoding="utf-8")
-    for name in ("report.css", "report.js"):
-        shutil.copyfile(ASSETS / name, out / "assets" / name)
-    with Store(cfg.store) as store:
-        sync_config_sites(store, cfg)
+def _write(cfg, folder, site_ids, dossier, progress) -> ReportResult:
+    env = _env()
+    with open_store(cfg) as store:
         sites = store.sites(site_ids or None)
         analysed = site_statuses(cfg, store)
         ranked = candidates(cfg, store, analysed)
-        statuses = {s.site_id: s for s in analysed}
-        rows = store.site_years()
+        by_site: dict[str, list[SiteYear]] = {}
+        for r in store.site_years():  # one pass: rows come sorted by site and year
+            by_site.setdefault(r.site_id, []).append(r)
         feet = {s.site_id: store.footprints(s.site_id) for s in sites}
-    wanted = {s.site_id for s in sites}
-    rows = [r for r in rows if r.site_id in wanted]
-    statuses = {k: v for k, v in statuses.items() if k in wanted}
-    params = CompositeParams.from_config(cfg)
-    source_key = open_source(cfg.source).key
-    cache = cache_for(cfg)
-    pages = []
+        discoveries = store.discoveries()
+    statuses = {s.site_id: s for s in analysed}
+    sites = [s for s in sites if s.site_id in statuses]
+    _assets(folder)
+    pictures = _Pictures(cfg, folder)
+    site_tpl = env.get_template("site.html")
+    pages, images = [], {}
     for k, site in enumerate(sites, 1):
-        srows = [r for r in rows if r.site_id == site.site_id]
-        page = out / "sites" / f"{site.site_id}.html"
-        page.write_text(_site_page(cfg, site, statuses[site.site_id], srows, feet[site.site_id], out / "img",
-                                   cache, params, source_key), encoding="utf-8")  # fmt: skip
-        pages.append(page)
+        st = statuses[site.site_id]
+        ctx, images[site.site_id] = _site_context(site, st, ranked.get(site.site_id),
+                                                  by_site.get(site.site_id, []), feet[site.site_id],
+                                                  pictures)  # fmt: skip
+        html = site_tpl.render(title=f"{site.site_id} — {site.name}", subtitle=f"status {st.status}",
+                               up="../", charts=True, **ctx)  # fmt: skip
+        pages.append(folder.write_text(f"sites/{safe_name(site.site_id)}.html", html))
         if progress:
             progress(k, len(sites))
-    index = out / "index.html"
-    index.write_text(_index(cfg, sites, statuses, rows, ranked), encoding="utf-8")
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    return ReportResult(index, tuple(pages), size)
+    dossier_path = None
+    if dossier:
+        dossier_path = _write_dossier(env, folder, sites, statuses, ranked, by_site, images)
+    index = folder.write_text("index.html", _index(env, cfg, sites, statuses, ranked, by_site,
+                                                   discoveries, pictures, folder, dossier_path))  # fmt: skip
+    size = sum(p.stat().st_size for p in folder.root.rglob("*") if p.is_file())
+    return ReportResult(index, tuple(pages), dossier_path, size)
+
+
+def _index(env, cfg, sites, statuses, ranked, by_site, discoveries, pictures, folder, dossier) -> str:
+    counts: dict[str, int] = {}
+    for s in sites:
+        counts[statuses[s.site_id].status] = counts.get(statuses[s.site_id].status, 0) + 1
+    rows = [r for s in sites for r in by_site.get(s.site_id, [])]
+    years = sorted({r.year for r in rows})
+    total = {y: 0.0 for y in years}
+    for r in rows:
+        total[r.year] += r.mined_area_ha or 0.0
+    cands = [{"rank": c.rank, "site_id": c.site_id, "name": statuses[c.site_id].name,
+              "href": f"sites/{safe_name(c.site_id)}.html", "status": statuses[c.site_id].status,
+              "reasons": "; ".join(c.reasons), "peak": statuses[c.site_id].peak_area_ha,
+              "since": statuses[c.site_id].years_since_activity, "protected": c.protected_overlap,
+              "confidence": statuses[c.site_id].confidence}
+             for c in sorted(ranked.values(), key=lambda c: c.rank) if c.site_id in statuses]  # fmt: skip
+    site_rows = [{"site_id": s.site_id, "name": s.name, "href": f"sites/{safe_name(s.site_id)}.html",
+                  "status": statuses[s.site_id].status, "opened": statuses[s.site_id].opened_year,
+                  "last": statuses[s.site_id].last_detected_year,
+                  "latest": statuses[s.site_id].latest_area_ha,
+                  "confidence": statuses[s.site_id].confidence} for s in sites]  # fmt: skip
+    centre = (np.mean([s.geometry.centroid.x for s in sites]) if sites else 0.0,
+              np.mean([s.geometry.centroid.y for s in sites]) if sites else 0.0)  # fmt: skip
+    basemap = [{"type": "scattermap", "mode": "lines", "fill": "toself", "name": s.site_id,
+                "lon": list(s.geometry.envelope.exterior.xy[0]),
+                "lat": list(s.geometry.envelope.exterior.xy[1])} for s in sites]  # fmt: skip
+    model = next((r.model_version for r in rows), "-")
+    sub = (f"{len(sites)} sites · {years[0] if years else '-'}–{years[-1] if years else '-'} · "
+           f"status as of {cfg.year_range[1]} · model {model}")  # fmt: skip
+    return env.get_template("index.html").render(
+        title="Mine monitor — restoration candidates", subtitle=sub, up="", charts=True,
+        counts=[(k, counts[k]) for k in STATUS_ORDER if k in counts],
+        map=_site_map(sites, statuses, pictures, discoveries, folder), candidates=cands,
+        discoveries=[rec for rec, _ in discoveries], sites=site_rows,
+        dossier=dossier.name if dossier else None,
+        data={"years": years, "total_area": [round(total[y], 2) for y in years],
+              "basemap": basemap, "center": {"lon": float(centre[0]), "lat": float(centre[1])}},
+    )  # fmt: skip
+
+
+def _write_dossier(env, folder, sites, statuses, ranked, by_site, images) -> Path:
+    """One printable page per restoration candidate: evidence first."""
+    by_id = {s.site_id: s for s in sites}
+    pages = []
+    for c in sorted(ranked.values(), key=lambda c: c.rank):
+        site, st = by_id.get(c.site_id), statuses.get(c.site_id)
+        if site is None or st is None:
+            continue
+        rows = by_site.get(c.site_id, [])
+        pics = images.get(c.site_id, {})
+        detected = [r for r in rows if (r.mined_area_ha or 0) >= 1.0]
+        wanted = [("first detection", st.opened_year),
+                  ("peak", max(detected, key=lambda r: r.mined_area_ha).year if detected else None),
+                  ("latest", max(pics) if pics else None)]  # fmt: skip
+        shown = [{**pics[y], "src": pics[y]["src"].removeprefix("../"), "role": role}
+                 for role, y in wanted if y in pics]  # fmt: skip
+        cen = site.geometry.centroid
+        pages.append({"rank": c.rank, "site_id": c.site_id, "name": site.name, "status": st.status,
+                      "reasons": "; ".join(c.reasons), "lat": cen.y, "lon": cen.x,
+                      "area_ha": _area_ha(site.geometry), "peak": st.peak_area_ha,
+                      "latest": st.latest_area_ha, "opened": st.opened_year,
+                      "last": st.last_detected_year, "abandoned": st.abandoned_since,
+                      "confidence": st.confidence, "score": c.score, "images": shown,
+                      "chart": _svg_chart(rows), "model": rows[-1].model_version if rows else "-",
+                      "years_observed": sum(r.mined_area_ha is not None for r in rows)})  # fmt: skip
+    html = env.get_template("dossier.html").render(
+        title="Restoration candidates — dossier", up="", charts=False, dossiers=pages,
+        subtitle=f"{len(pages)} candidate(s), one page each", today=dt.date.today().isoformat(),
+    )  # fmt: skip
+    return folder.write_text("dossier.html", html)

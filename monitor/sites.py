@@ -13,15 +13,12 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import geopandas as gpd
-import pandas as pd
-import pyogrio
 import shapely
-from pyproj import CRS
 
 from monitor.errors import SiteError
-from monitor.geo import utm_crs
-from monitor.store import SiteRecord, Store
+from monitor.geo import MAX_GRID_PX, RESOLUTION, utm_crs
+from monitor.records import SiteRecord
+from monitor.store import Store
 
 __all__ = ["ImportReport", "read_sites", "import_sites", "sync_config_sites", "ID_FIELDS"]
 
@@ -47,14 +44,20 @@ class ImportReport:
     """Sites added to the store."""
     updated: int = 0
     """Sites updated in the store."""
+    invalidated: list[str] = field(default_factory=list)
+    """Sites whose geometry changed: their stored years were dropped, the next run redoes them."""
 
 
-def _read_frame(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+def _read_frame(path: Path, layer: str | None):
+    import geopandas as gpd
+    import pandas as pd
+    import pyogrio
+
     if path.suffix.lower() in (".csv", ".txt"):
-        try:
-            df = pd.read_csv(path)
+        try:  # every field as text: an id "007" stays "007"
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)
         except Exception as exc:
-            raise SiteError(f"{path}: cannot read CSV ({exc})") from None
+            raise SiteError(f"{path}: cannot read CSV ({exc.__class__.__name__}: {exc})") from None
         cols = {c.lower(): c for c in df.columns}
         lon = next((cols[c] for c in _LON if c in cols), None)
         lat = next((cols[c] for c in _LAT if c in cols), None)
@@ -62,15 +65,16 @@ def _read_frame(path: Path, layer: str | None) -> gpd.GeoDataFrame:
             raise SiteError(
                 f"{path}: a CSV needs lon and lat columns (found {', '.join(df.columns)})"
             )
-        lonv, latv = (
-            pd.to_numeric(df[lon], errors="coerce"),
-            pd.to_numeric(df[lat], errors="coerce"),
-        )
-        geom = [
-            shapely.Point(x, y) if pd.notna(x) and pd.notna(y) else shapely.Point()
-            for x, y in zip(lonv, latv, strict=True)
-        ]
-        return gpd.GeoDataFrame(df, geometry=geom, crs="EPSG:4326")
+        lonv = pd.to_numeric(df[lon], errors="coerce")
+        latv = pd.to_numeric(df[lat], errors="coerce")
+        ok = lonv.between(-180, 180) & latv.between(-90, 90)
+        geom = [shapely.Point(x, y) if good else shapely.Point()
+                for x, y, good in zip(lonv, latv, ok, strict=True)]  # fmt: skip
+        out = gpd.GeoDataFrame(df, geometry=geom, crs="EPSG:4326")
+        # why a point is missing, for the record's one-line rejection
+        return out.assign(_bad_coords=[
+            "" if good else f"lon {x!r}, lat {y!r}: give lon in -180..180 and lat in -90..90"
+            for x, y, good in zip(df[lon], df[lat], ok, strict=True)])  # fmt: skip
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:
@@ -101,6 +105,10 @@ def read_sites(
     """Read and check a sites file; nothing is written."""
     path = Path(path)
     gdf = _read_frame(path, layer)
+    import geopandas as gpd
+    import pandas as pd
+    from pyproj import CRS
+
     report = ImportReport(path)
     if gdf.crs is None:
         raise SiteError(
@@ -137,9 +145,13 @@ def read_sites(
             report.rejected.append(f"{where}: duplicate id; ids must be unique")
             continue
         geom = row.geometry
+        if row.get("_bad_coords"):
+            report.rejected.append(f"{where}: {row['_bad_coords']}")
+            continue
         if geom is None or geom.is_empty:
             report.rejected.append(f"{where}: empty geometry; draw the concession or give lon/lat")
             continue
+        geom = shapely.force_2d(geom)  # heights are not part of a concession
         if geom.geom_type in ("Point", "MultiPoint"):
             c = geom.centroid
             utm = utm_crs(c.x, c.y)
@@ -181,13 +193,29 @@ def read_sites(
                 " site_import.max_area_km2)"
             )
             continue
+        extent_km = _extent_km(geom)
+        if extent_km > MAX_GRID_PX * RESOLUTION / 1000 - 1:
+            report.rejected.append(
+                f"{where}: its parts span {extent_km:,.0f} km; a site must fit in "
+                f"{MAX_GRID_PX * RESOLUTION / 1000 - 1:.0f} km (split it into several sites)"
+            )
+            continue
         name = str(row[name_field]) if name_field and pd.notna(row[name_field]) else sid
         report.sites.append(SiteRecord(sid, name, geom, str(path)))
     return report
 
 
+def _extent_km(geom) -> float:
+    """Largest side (km) of the geometry's lon/lat box, roughly."""
+    import math
+
+    minx, miny, maxx, maxy = geom.bounds
+    lat = math.radians((miny + maxy) / 2)
+    return max((maxx - minx) * 111.32 * math.cos(lat), (maxy - miny) * 110.57)
+
+
 def _id_text(value) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -211,7 +239,10 @@ def import_sites(
         log.warning("skipped %s", line)
     if not report.sites:
         raise SiteError(f"{path}: no usable site")
-    report.added, report.updated = store.upsert_sites(report.sites)
+    report.added, report.updated, report.invalidated = store.upsert_sites(report.sites)
+    for site_id in report.invalidated:
+        log.warning("%s: site %s changed its geometry; its stored years were dropped and the "
+                    "next run recomputes them", path, site_id)  # fmt: skip
     return report
 
 
@@ -241,5 +272,9 @@ def sync_config_sites(store: Store, cfg) -> None:
         store, path, id_field=si.id_field, name_field=si.name_field,
         point_buffer_m=si.point_buffer_m, max_area_km2=si.max_area_km2,
     )  # fmt: skip
+    gone = store.retire_sites(str(path), {s.site_id for s in rep.sites})
+    for site_id in gone:
+        log.warning("%s no longer lists site %s: it is retired (its history stays in the "
+                    "store; it returns when the file lists it again)", path, site_id)  # fmt: skip
     log.info("synced %s: %d added, %d updated", path, rep.added, rep.updated)
     store.set_meta(key, digest)

@@ -23,7 +23,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from monitor.errors import LockedError, StoreError
-from monitor.records import SiteRecord, SiteYear, now
+from monitor.records import SiteRecord, SiteYear, geometry_digest, now
 
 __all__ = [
     "Store",
@@ -46,6 +46,7 @@ _MIGRATIONS = {
         "ALTER TABLE site_years ADD COLUMN ndvi_grid_meta TEXT",
         "ALTER TABLE site_years ADD COLUMN geometry_hash TEXT",
         "ALTER TABLE site_years ADD COLUMN season TEXT",
+        "ALTER TABLE site_years ADD COLUMN ring_valid_fraction REAL",
     ],
 }
 _GPKG_APP_ID = 0x47504B47
@@ -102,7 +103,18 @@ CREATE TABLE IF NOT EXISTS site_years (
   ndvi REAL, ndvi_surroundings REAL, mean_probability REAL, model_version TEXT, source_key TEXT, params_key TEXT,
   items_used TEXT, items_skipped TEXT, processing_baselines TEXT, computed_at TEXT, run_id INTEGER,
   water_fraction REAL, ndvi_grid BLOB, ndvi_grid_meta TEXT, geometry_hash TEXT, season TEXT,
-  UNIQUE(site_id, year));
+  ring_valid_fraction REAL, UNIQUE(site_id, year));
+CREATE TABLE IF NOT EXISTS ring_patches (
+  fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON, site_id TEXT NOT NULL,
+  year INTEGER NOT NULL, area_ha REAL, probability REAL);
+CREATE INDEX IF NOT EXISTS ring_patches_site ON ring_patches(site_id, year);
+CREATE TABLE IF NOT EXISTS discoveries (
+  fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON, candidate_id TEXT NOT NULL UNIQUE,
+  lon REAL, lat REAL, first_year INTEGER, last_year INTEGER, latest_area_ha REAL,
+  peak_area_ha REAL, status TEXT, confidence REAL, nearest_site TEXT, distance_km REAL,
+  extent BLOB, updated_at TEXT);
+CREATE TABLE IF NOT EXISTS discovery_years (
+  candidate_id TEXT NOT NULL, year INTEGER NOT NULL, area_ha REAL, PRIMARY KEY (candidate_id, year));
 CREATE INDEX IF NOT EXISTS site_years_site ON site_years(site_id, year);
 CREATE TABLE IF NOT EXISTS failures (
   fid INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT NOT NULL, year INTEGER NOT NULL,
@@ -200,14 +212,21 @@ class Store:
                     for sql in _MIGRATIONS[v]:
                         c.execute(sql)
                 c.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
-        # a derived cache, not history: safe to add to a store written before it existed
-        c.execute("CREATE TABLE IF NOT EXISTS site_status (site_id TEXT PRIMARY KEY, payload TEXT)")
+            self._tables()  # the layers a newer schema added
 
     def _create(self) -> None:
         c = self.conn
         c.execute(f"PRAGMA application_id={_GPKG_APP_ID}")
         c.execute(f"PRAGMA user_version={_GPKG_VERSION}")
-        # idempotent DDL; the meta row written last marks the store complete
+        self._tables()
+        with self.transaction():
+            c.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            c.execute("INSERT INTO meta VALUES ('created_at', ?)", (now(),))
+
+    def _tables(self) -> None:
+        """Idempotent DDL and GeoPackage registration of every table (the meta row written
+        after it marks a new store complete)."""
+        c = self.conn
         c.executescript(_SCHEMA)
         with self.transaction():
             c.executemany(
@@ -221,6 +240,8 @@ class Store:
             for table, kind, desc in [
                 ("sites", "features", "Registered mine sites (concessions)"),
                 ("footprints", "features", "Detected mine footprint per site and year"),
+                ("ring_patches", "features", "Mine patches detected around sites, outside them"),
+                ("discoveries", "features", "Candidate unregistered mines (monitor discover)"),
                 ("site_years", "attributes", "One row per site x year"),
                 ("failures", "attributes", "Site-years that failed; retried by the next run"),
                 ("runs", "attributes", "Runs of monitor run"),
@@ -235,8 +256,6 @@ class Store:
                         "INSERT OR IGNORE INTO gpkg_geometry_columns VALUES (?,?,?,?,0,0)",
                         (table, "geom", "MULTIPOLYGON", 4326),
                     )
-            c.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            c.execute("INSERT INTO meta VALUES ('created_at', ?)", (now(),))
 
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -247,50 +266,82 @@ class Store:
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (key, value))
 
     # -- sites --------------------------------------------------------------------------
-    def upsert_sites(self, sites: Iterable[SiteRecord]) -> tuple[int, int]:
-        """Insert or update sites by id in one transaction; histories stay. (added, updated)."""
+    def upsert_sites(self, sites: Iterable[SiteRecord]) -> tuple[int, int, list[str]]:
+        """Insert or update sites by id in one transaction: (added, updated, invalidated).
+        A site whose geometry changed loses its stored years (they describe another
+        concession; the next run recomputes them); a site that returns is active again."""
         added = updated = 0
+        invalidated: list[str] = []
         stamp = now()
         with self.transaction() as c:
             for s in sites:
                 geom = _as_multipolygon(s.geometry)
-                cur = c.execute(
-                    "UPDATE sites SET geom=?, name=?, source_file=?, updated_at=? WHERE site_id=?",
-                    (gpkg_blob(geom), s.name, s.source_file, stamp, s.site_id),
-                )
-                if cur.rowcount:
-                    updated += 1
-                else:
+                digest = geometry_digest(s.geometry)
+                old = c.execute("SELECT geom_hash FROM sites WHERE site_id=?", (s.site_id,)).fetchone()
+                if old is None:
                     c.execute(
-                        "INSERT INTO sites (geom, site_id, name, source_file, imported_at, updated_at)"
-                        " VALUES (?,?,?,?,?,?)",
-                        (gpkg_blob(geom), s.site_id, s.name, s.source_file, stamp, stamp),
+                        "INSERT INTO sites (geom, site_id, name, source_file, imported_at, updated_at,"
+                        " geom_hash) VALUES (?,?,?,?,?,?,?)",
+                        (gpkg_blob(geom), s.site_id, s.name, s.source_file, stamp, stamp, digest),
                     )
                     added += 1
+                    continue
+                c.execute(
+                    "UPDATE sites SET geom=?, name=?, source_file=?, updated_at=?, geom_hash=?,"
+                    " retired_at=NULL WHERE site_id=?",
+                    (gpkg_blob(geom), s.name, s.source_file, stamp, digest, s.site_id),
+                )
+                updated += 1
+                if old[0] is not None and old[0] != digest:
+                    for table in ("site_years", "footprints", "failures"):
+                        c.execute(f"DELETE FROM {table} WHERE site_id=?", (s.site_id,))
+                    invalidated.append(s.site_id)
             self._update_extent(c, "sites")
             self.bump(c)
-        return added, updated
+        return added, updated, invalidated
 
-    def sites(self, ids: Iterable[str] | None = None) -> list[SiteRecord]:
+    def retire_sites(self, source_file: str, keep: set[str]) -> list[str]:
+        """Sites synced from ``source_file`` that it no longer lists: kept with their history
+        but left out of runs, statuses and reports until they come back."""
+        rows = self.conn.execute(
+            "SELECT site_id FROM sites WHERE source_file=? AND retired_at IS NULL", (source_file,)
+        ).fetchall()
+        gone = [r[0] for r in rows if r[0] not in keep]
+        if gone:
+            with self.transaction() as c:
+                c.executemany("UPDATE sites SET retired_at=? WHERE site_id=?", [(now(), g) for g in gone])
+                self.bump(c)
+        return gone
+
+    def sites(self, ids: Iterable[str] | None = None, *, retired: bool = False) -> list[SiteRecord]:
+        """Sites by id (all active ones, by id, when ``ids`` is empty; ``retired`` adds those
+        the registry dropped). An unknown id is an error that says where to look."""
         ids = list(dict.fromkeys(ids)) if ids else None
-        sql = "SELECT site_id, name, geom, source_file FROM sites"
-        if ids and len(ids) < 500:
-            rows = self.conn.execute(
-                f"{sql} WHERE site_id IN ({','.join('?' * len(ids))})", ids
-            ).fetchall()
+        sql = "SELECT site_id, name, geom, source_file, retired_at FROM sites"
+        if ids:
+            rows = [r for chunk in range(0, len(ids), 500) for r in self.conn.execute(
+                f"{sql} WHERE site_id IN ({','.join('?' * len(ids[chunk:chunk + 500]))})",
+                ids[chunk : chunk + 500])]  # fmt: skip
         else:
-            rows = self.conn.execute(f"{sql} ORDER BY site_id").fetchall()
+            where = "" if retired else " WHERE retired_at IS NULL"
+            rows = self.conn.execute(f"{sql}{where} ORDER BY site_id").fetchall()
         out = [SiteRecord(r[0], r[1] or r[0], geometry_from_blob(r[2]), r[3] or "") for r in rows]
         if ids:
-            wanted = list(dict.fromkeys(ids))
             known = {s.site_id: s for s in out}
-            missing = [i for i in wanted if i not in known]
+            missing = [i for i in ids if i not in known]
             if missing:
                 raise StoreError(
                     f"unknown site id {missing[0]!r}; `monitor sites list` shows the ids"
                 )
-            out = [known[i] for i in wanted]
+            out = [known[i] for i in ids]
         return out
+
+    def site_names(self) -> list[tuple[str, str]]:
+        """(site id, name) of every active site, by id."""
+        rows = self.conn.execute(
+            "SELECT site_id, name FROM sites WHERE retired_at IS NULL ORDER BY site_id"
+        )
+        return [(r[0], r[1] or r[0]) for r in rows]
 
     # -- site-years ---------------------------------------------------------------------
     def put_site_year(self, row: SiteYear) -> None:
@@ -310,6 +361,12 @@ class Store:
                     (gpkg_blob(_as_multipolygon(row.footprint)), row.site_id, row.year,
                      row.mined_area_ha),
                 )  # fmt: skip
+            c.execute("DELETE FROM ring_patches WHERE site_id=? AND year=?", (row.site_id, row.year))
+            c.executemany(
+                "INSERT INTO ring_patches (geom, site_id, year, area_ha, probability) VALUES (?,?,?,?,?)",
+                [(gpkg_blob(_as_multipolygon(g)), row.site_id, row.year, a, p)
+                 for g, a, p in row.ring_patches],
+            )  # fmt: skip
             c.execute("DELETE FROM failures WHERE site_id=? AND year=?", (row.site_id, row.year))
             self.bump(c)
 
@@ -356,11 +413,6 @@ class Store:
         rows = self.conn.execute(sql + " ORDER BY site_id, year", args).fetchall()
         return [SiteYear(**{f: _decode(f, v) for f, v in zip(fields, r, strict=True)}) for r in rows]
 
-    def site_names(self) -> list[tuple[str, str]]:
-        """(site id, name) of every site, by id."""
-        rows = self.conn.execute("SELECT site_id, name FROM sites ORDER BY site_id")
-        return [(r[0], r[1] or r[0]) for r in rows]
-
     def series(self) -> dict[str, list[tuple]]:
         """Each site's (year, area, footprint NDVI, surroundings NDVI), by year: what the
         change analysis reads, in one lean query."""
@@ -380,6 +432,82 @@ class Store:
             " FROM site_years"
         )
         return {(r[0], r[1]): (r[2], r[3], r[4], r[5] or "") for r in rows}
+
+    # -- discovery ----------------------------------------------------------------------
+    def ring_patches(self) -> list[tuple[str, int, BaseGeometry, float, float]]:
+        """(site, year, polygon, area ha, probability) of every patch around active sites."""
+        rows = self.conn.execute(
+            "SELECT p.site_id, p.year, p.geom, p.area_ha, p.probability FROM ring_patches p"
+            " LEFT JOIN sites s USING (site_id)"
+            " WHERE (s.site_id IS NOT NULL AND s.retired_at IS NULL) OR p.site_id LIKE 'aoi:%'"
+            " ORDER BY p.site_id, p.year"
+        )
+        return [(r[0], r[1], geometry_from_blob(r[2]), r[3], r[4]) for r in rows]
+
+    def put_aoi_patches(self, aoi: str, year: int, patches: list[tuple]) -> None:
+        """Replace the patches an area-of-interest scan found in ``year``."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM ring_patches WHERE site_id=? AND year=?", (aoi, year))
+            c.executemany(
+                "INSERT INTO ring_patches (geom, site_id, year, area_ha, probability) VALUES (?,?,?,?,?)",
+                [(gpkg_blob(_as_multipolygon(g)), aoi, year, a, p) for g, a, p in patches],
+            )
+
+    def scanned_years(self) -> list[int]:
+        """Years whose rings were scanned (with enough clear looks somewhere)."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT year FROM site_years WHERE ring_valid_fraction > 0 ORDER BY year"
+        )
+        return [r[0] for r in rows]
+
+    def discovery_extents(self) -> dict[str, BaseGeometry]:
+        """Known candidates' extents, by id: a new grouping that overlaps one keeps its id."""
+        rows = self.conn.execute("SELECT candidate_id, extent FROM discoveries")
+        return {r[0]: geometry_from_blob(r[1]) for r in rows}
+
+    _DISCOVERY_COLUMNS = ("candidate_id", "lon", "lat", "first_year", "last_year",
+                          "latest_area_ha", "peak_area_ha", "status", "confidence",
+                          "nearest_site", "distance_km")  # fmt: skip
+
+    def put_discoveries(self, found: list[tuple[dict, BaseGeometry, BaseGeometry, dict]]) -> None:
+        """Replace the candidates and their yearly areas in one transaction."""
+        cols = self._DISCOVERY_COLUMNS
+        with self.transaction() as c:
+            c.execute("DELETE FROM discoveries")
+            c.execute("DELETE FROM discovery_years")
+            for rec, footprint, extent, areas in found:
+                c.execute(
+                    f"INSERT INTO discoveries (geom, extent, updated_at, {', '.join(cols)})"
+                    f" VALUES (?, ?, ?, {', '.join('?' * len(cols))})",
+                    (gpkg_blob(_as_multipolygon(footprint)), gpkg_blob(_as_multipolygon(extent)),
+                     now(), *(rec[k] for k in cols)),
+                )  # fmt: skip
+                c.executemany("INSERT INTO discovery_years VALUES (?,?,?)",
+                              [(rec["candidate_id"], y, a) for y, a in areas.items()])  # fmt: skip
+            self._update_extent(c, "discoveries")
+
+    def discoveries(self) -> list[tuple[dict, BaseGeometry]]:
+        """Stored candidates (their contract record and latest footprint), by confidence."""
+        cols = self._DISCOVERY_COLUMNS
+        rows = self.conn.execute(
+            f"SELECT geom, {', '.join(cols)} FROM discoveries ORDER BY confidence DESC, candidate_id"
+        )
+        return [(dict(zip(cols, r[1:], strict=True)), geometry_from_blob(r[0])) for r in rows]
+
+    def discovery_years(self, candidate_id: str) -> dict[int, float]:
+        rows = self.conn.execute(
+            "SELECT year, area_ha FROM discovery_years WHERE candidate_id=? ORDER BY year",
+            (candidate_id,),
+        )
+        return dict(rows.fetchall())
+
+    def all_footprints(self) -> dict[tuple[str, int], BaseGeometry]:
+        """Every active site's footprint of every year."""
+        rows = self.conn.execute(
+            "SELECT f.site_id, f.year, f.geom FROM footprints f JOIN sites s USING (site_id)"
+            " WHERE s.retired_at IS NULL ORDER BY f.site_id, f.year"
+        )
+        return {(r[0], r[1]): geometry_from_blob(r[2]) for r in rows}
 
     def footprints(self, site_id: str) -> dict[int, BaseGeometry]:
         rows = self.conn.execute(
@@ -440,7 +568,7 @@ _ROW_FIELDS = (
     "site_id", "year", "mined_area_ha", "mine_fraction", "clear_observations", "valid_fraction",
     "ndvi", "ndvi_surroundings", "mean_probability", "water_fraction", "model_version",
     "source_key", "params_key", "items_used", "items_skipped", "baselines", "ndvi_grid",
-    "ndvi_grid_meta", "geometry_hash", "season", "computed_at", "run_id",
+    "ndvi_grid_meta", "geometry_hash", "season", "ring_valid_fraction", "computed_at", "run_id",
 )  # fmt: skip
 _COLUMN_OF = {"baselines": "processing_baselines"}
 _ROW_COLUMNS = tuple(_COLUMN_OF.get(f, f) for f in _ROW_FIELDS)

@@ -20,7 +20,7 @@ from monitor.classify import detect
 from monitor.config import Config, load_config
 from monitor.errors import MonitorError
 from monitor.imagery import build_composite, cache_for, composite_key, open_source, quantized
-from monitor.measure import measure_site_year
+from monitor.measure import measure_site_year, ring_patches
 from monitor.model import MineModel, load_model
 from monitor.params import DetectionParams
 from monitor.plan import GroupTask
@@ -96,11 +96,15 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
             crop = comp.crop(site.grid, site.site_id)
             if cache is not None:  # for reports, reruns and `monitor composite`
                 cache.put(crop, composite_key(source.key, task.params, site.geometry_wkb))
-            rows.append(measure_site_year(
+            row = measure_site_year(
                 site.site_id, geometry, crop, det.crop(site.grid),
                 min_clear_fraction=cfg.composite.min_clear_fraction, params_key=task.params_key,
                 geometry_hash=site.geometry_hash,
-            ))  # fmt: skip
+            )  # fmt: skip
+            if task.ring_m > 0:
+                row = ring_patches(row, geometry, det.crop(site.reach), task.ring_m,
+                                   cfg.detection.min_mapping_unit_ha)  # fmt: skip
+            rows.append(row)
         except Exception as exc:  # isolate: one bad site never stops its group
             log.debug("site-year %s %d failed", site.site_id, task.year, exc_info=True)
             failures.append((site.site_id, task.year, _error(exc)))

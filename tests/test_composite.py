@@ -181,8 +181,8 @@ def test_site_across_a_utm_zone_boundary_has_no_seam(tmp_path):
         pystac.SpatialExtent([[29.9, -26.3, 30.1, -26.1]]), pystac.TemporalExtent([[when, when]])))  # fmt: skip
     cat.add_child(coll)
     # real tiles overlap across zones; each item here spills a little over 30° E
-    coll.add_item(_zone_item(tmp_path / "items", 32735, (29.97, 30.01), (-26.23, -26.17), when))
-    coll.add_item(_zone_item(tmp_path / "items", 32736, (29.99, 30.03), (-26.23, -26.17), when))
+    coll.add_item(_zone_item(tmp_path / "stac" / "items", 32735, (29.97, 30.01), (-26.23, -26.17), when))
+    coll.add_item(_zone_item(tmp_path / "stac" / "items", 32736, (29.99, 30.03), (-26.23, -26.17), when))
     cat.normalize_hrefs(str(tmp_path / "stac"))
     cat.save(pystac.CatalogType.SELF_CONTAINED)
     site = Polygon([(29.992, -26.21), (30.008, -26.21), (30.008, -26.19), (29.992, -26.19)])

@@ -39,7 +39,7 @@ def test_bad_values_are_reported(tmp_path):
     with pytest.raises(ConfigError, match="detection.threshold"):
         load_config(p)
     p.write_text("years: {first: 2020, last: 2018}\n")
-    with pytest.raises(ConfigError, match="empty range"):
+    with pytest.raises(ConfigError, match="gives 2020-2018"):
         load_config(p)
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")

@@ -59,16 +59,19 @@ def test_schema_version_is_checked(tmp_path):
     assert other.read_bytes() == before
 
 
-def test_reimport_updates_sites_and_keeps_history(tmp_path):
+def test_reimport_keeps_history_unless_the_geometry_changed(tmp_path):
     with Store(tmp_path / "h.gpkg") as s:
         s.upsert_sites([SiteRecord("A", "Alpha", box(0, 0, 1, 1))])
         s.put_site_year(row())
-        added, updated = s.upsert_sites(
-            [SiteRecord("A", "Alpha 2", box(0, 0, 2, 2)), SiteRecord("B", "B", box(3, 3, 4, 4))]
+        added, updated, invalidated = s.upsert_sites(
+            [SiteRecord("A", "Alpha 2", box(0, 0, 1, 1)), SiteRecord("B", "B", box(3, 3, 4, 4))]
         )
-        assert (added, updated) == (1, 1)
+        assert (added, updated, invalidated) == (1, 1, [])
         assert [x.name for x in s.sites()] == ["Alpha 2", "B"]
         assert len(s.site_years("A")) == 1
+        # a new concession outline: the years measured inside the old one are dropped
+        assert s.upsert_sites([SiteRecord("A", "Alpha 2", box(0, 0, 2, 2))])[2] == ["A"]
+        assert s.site_years("A") == [] and s.footprints("A") == {}
 
 
 def test_site_year_write_is_atomic(tmp_path):

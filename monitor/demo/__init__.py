@@ -39,6 +39,7 @@ from shapely.ops import transform as shp_transform
 
 from monitor.bands import BAND_RESOLUTION, BANDS
 from monitor.config import last_complete_year
+from monitor.errors import MonitorError
 from monitor.demo.biomes import BIOMES
 from monitor.demo.scenes import Acquisition, render, schedule, sun_angles
 from monitor.demo.world import TRAJECTORIES, World, make_world
@@ -383,6 +384,31 @@ def _collection(items: list[dict], extent_bbox: list[float], years: range) -> di
     }
 
 
+MARKER = ".mine-monitor-demo"
+
+
+def _check_replaceable(folder: Path) -> None:
+    """Only an empty folder or a demo world this tool built may be replaced."""
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise MonitorError(f"{folder} exists and is not a folder; choose another --out")
+    if (folder / MARKER).is_file() or not any(folder.iterdir()) or _is_old_demo(folder):
+        return
+    raise MonitorError(
+        f"refusing to replace {folder}: it is not a demo world this tool built (no {MARKER} in "
+        "it) and is not empty; choose another --out"
+    )
+
+
+def _is_old_demo(folder: Path) -> bool:
+    """A demo world of an earlier version (before the marker): its catalog says so."""
+    try:
+        return json.loads((folder / "catalog.json").read_text()).get("id") == "mine-monitor-demo"
+    except (OSError, ValueError):
+        return False
+
+
 def _world_specs(biomes: tuple[str, ...], seed: int, first: int, last: int, size: int,
                  training_size: int, regions: int) -> dict[str, dict]:
     """Keyword arguments of every world to draw: a main world and ``regions`` training regions
@@ -436,10 +462,14 @@ def build_demo(
                 jobs += [(f"{name}/training{r}", a)
                          for a in schedule(rng, range(ty, ty + 1), bio, False)]  # fmt: skip
 
+    _check_replaceable(out)
     tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
+    if tmp.exists():
+        _check_replaceable(tmp)
+        shutil.rmtree(tmp)
     coll_dir = tmp / COLLECTION
     coll_dir.mkdir(parents=True)
+    (tmp / MARKER).write_text("built by `monitor demo`; safe to delete\n")
     (tmp / "truth").mkdir()
     (tmp / "training").mkdir()
 
@@ -500,6 +530,7 @@ def build_demo(
         "Simulated imagery: not real Sentinel-2 data. See truth/ for the answers.\n"
     )
     if out.exists():
+        _check_replaceable(out)
         shutil.rmtree(out)
     tmp.rename(out)
     return DemoWorld(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -91,11 +92,25 @@ class SeasonQuery:
         return f"{self.year}-{first:02d}-01T00:00:00Z/{end.isoformat()}T23:59:59Z"
 
     def accepts(self, item: pystac.Item) -> bool:
-        when = item.datetime or dt.datetime.fromisoformat(item.properties["start_datetime"])
-        if when.year != self.year or when.month not in self.months:
+        when = item_time(item)
+        if when is None or when.year != self.year or when.month not in self.months:
             return False
         cloud = item.properties.get("eo:cloud_cover")
-        return cloud is None or cloud <= self.max_cloud_cover
+        try:
+            return cloud is None or float(cloud) <= self.max_cloud_cover
+        except (TypeError, ValueError):  # unreadable: let the per-pixel cloud mask decide
+            log.debug("item %s: eo:cloud_cover %r is not a number", item.id, cloud)
+            return True
+
+
+def item_time(item: pystac.Item) -> dt.datetime | None:
+    """An item's datetime (or start_datetime); None when it has neither."""
+    if item.datetime is not None:
+        return item.datetime
+    try:
+        return dt.datetime.fromisoformat(str(item.properties["start_datetime"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return None
 
 
 class ItemSource(Protocol):
@@ -142,7 +157,7 @@ class LocalCatalog:
 
     @cached_property
     def _items(self) -> list[tuple[pystac.Item, object]]:
-        if not self.catalog.exists():
+        if not self.catalog.is_file():
             raise SourceError(
                 f"catalog {self.catalog} not found; build the demo world with `monitor demo` "
                 "or set source.catalog in the config"
@@ -150,22 +165,56 @@ class LocalCatalog:
         try:
             root = pystac.Catalog.from_file(str(self.catalog))
             coll = root.get_child(self.collection)
-            if coll is None:
-                raise SourceError(
-                    f"catalog {self.catalog} has no collection {self.collection!r}; "
-                    "set source.collection in the config"
-                )
-            items = list(coll.get_items(recursive=True))
-        except SourceError:
-            raise
-        except Exception as exc:  # a broken JSON file anywhere in the tree
-            raise SourceError(f"cannot read catalog {self.catalog}: {exc}") from exc
-        out = []
-        for item in items:
-            item.make_asset_hrefs_absolute()
-            out.append((item, shape(item.geometry) if item.geometry else box(*item.bbox)))
+        except Exception as exc:  # the root or the collection JSON itself is broken
+            raise SourceError(
+                f"cannot read catalog {self.catalog} ({exc.__class__.__name__}: {exc}); fix or "
+                "rebuild it"
+            ) from None
+        if coll is None:
+            raise SourceError(
+                f"catalog {self.catalog} has no collection {self.collection!r}; "
+                "set source.collection in the config"
+            )
+        out = [(it, shape(it.geometry) if it.geometry else box(*it.bbox))
+               for it in self._walk(coll)]  # fmt: skip
         log.debug("local catalog %s: %d items", self.catalog, len(out))
         return out
+
+    def _walk(self, container: pystac.Catalog):
+        """Every readable item under ``container``; a broken item is skipped and named, so one
+        bad file never makes the whole catalog unreadable."""
+        for link in container.links:
+            if link.rel not in ("item", "child"):
+                continue
+            href = link.get_absolute_href()
+            try:
+                if link.rel == "child":
+                    yield from self._walk(pystac.read_file(href))
+                    continue
+                item = pystac.Item.from_file(href)
+                item.make_asset_hrefs_absolute()
+                self._check_local(item)
+                if item_time(item) is None:
+                    raise ValueError("it has no datetime")
+                if item.geometry is None and item.bbox is None:
+                    raise ValueError("it has no geometry")
+            except Exception as exc:
+                log.warning("skipped %s of catalog %s: %s", href, self.catalog,
+                            f"{exc.__class__.__name__}: {exc}"[:200])  # fmt: skip
+                continue
+            yield item
+
+    def _check_local(self, item: pystac.Item) -> None:
+        """A local catalog never leaves its own folder: no URL, no path outside it."""
+        root = os.path.normpath(os.path.abspath(self.catalog.parent))
+        for key, asset in item.assets.items():
+            href = asset.href
+            if "://" in href and not href.startswith("file://"):
+                raise ValueError(f"asset {key} is a URL ({href[:80]}); a local catalog reads only its own files")
+            # lexically: no `..` out of the folder (links the user made inside it are theirs)
+            path = os.path.normpath(os.path.abspath(href.removeprefix("file://")))
+            if os.path.commonpath([root, path]) != root:
+                raise ValueError(f"asset {key} lies outside the catalog folder ({path})")
 
     def search(self, query: SeasonQuery) -> list[pystac.Item]:
         area = box(*query.bbox)
