@@ -2,7 +2,8 @@
 that is renamed into place, so a killed or out-of-disk write leaves the old file whole; and
 the tool replaces only files it wrote itself. What it wrote is listed, with size and mtime, in
 ``.mine-monitor-outputs.json`` in each folder; a file of the same name that is not on that list
-(or was changed since) is someone else's, and the write is refused."""
+is someone else's, and the write is refused (one on the list but changed since, say truncated
+by a full disk, is repaired)."""
 
 from __future__ import annotations
 
@@ -30,11 +31,10 @@ class OutputFolder:
             self.written = {}
 
     def _ours(self, path: Path) -> bool:
-        if not path.exists():
-            return True
-        rel = path.relative_to(self.root).as_posix()
-        st = path.stat()
-        return self.written.get(rel) == [st.st_size, st.st_mtime_ns]
+        """Absent, or listed as written by the tool (a damaged file of ours is repaired)."""
+        return not path.exists() and not path.is_symlink() or (
+            path.relative_to(self.root).as_posix() in self.written
+        )
 
     def check(self, rel: str) -> Path:
         """The path of ``rel`` inside the folder, if the tool may write it."""
@@ -43,8 +43,8 @@ class OutputFolder:
             raise MonitorError(f"refusing to write {path}: it lies outside {self.root}")
         if not self._ours(path):
             raise MonitorError(
-                f"refusing to replace {path}: this tool did not write it (or it was changed "
-                "since); move it away or choose another output"
+                f"refusing to replace {path}: this tool did not write it; move it away or "
+                "choose another output"
             )
         return path
 
@@ -74,7 +74,10 @@ class OutputFolder:
     def is_current(self, rel: str) -> bool:
         """The file exists as the tool wrote it (nothing truncated or changed it since)."""
         path = self.root / rel
-        return path.exists() and rel in self.written and self._ours(path)
+        if not path.is_file() or rel not in self.written:
+            return False
+        st = path.stat()
+        return self.written[rel] == [st.st_size, st.st_mtime_ns]
 
     def save(self) -> None:
         """Record what was written (itself written atomically)."""

@@ -146,7 +146,8 @@ class Store:
             self._init()
         except sqlite3.DatabaseError as exc:
             raise StoreError(
-                f"{self.path} is not a readable history store ({exc}); move it away or fix the path"
+                f"the history store {self.path} is damaged or unreadable ({exc}); restore it from a "
+                "backup or move it away (nothing was written)"
             ) from None
 
     def __enter__(self) -> Store:

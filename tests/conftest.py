@@ -11,23 +11,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 TINY_YEARS = (2020, 2023)
 
-#: The band order DESIGN.md fixes, written out here rather than imported from the code under test.
-CONTRACT_BANDS = (
-    "B01",
-    "B02",
-    "B03",
-    "B04",
-    "B05",
-    "B06",
-    "B07",
-    "B08",
-    "B8A",
-    "B09",
-    "B11",
-    "B12",
-)
-
-
 @pytest.fixture(scope="session")
 def tiny_demo(tmp_path_factory) -> Path:
     """A small demo world: 5.76 km square, 2020-2023, seed 11."""

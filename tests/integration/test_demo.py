@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import odc.stac
 import pystac
+import pytest
 import rasterio
 from shapely.geometry import shape
 
@@ -17,7 +18,9 @@ from monitor.imagery.source import LocalCatalog
 from monitor.params import CompositeParams
 from monitor.quicklook import rgb_array, write_png
 
-REAL = Path(__file__).resolve().parents[2] / "shared/data/real/stac"
+pytestmark = pytest.mark.slow
+
+REAL = Path(__file__).resolve().parents[3] / "shared/data/real/stac"
 
 
 def _items(root: Path) -> list[pystac.Item]:

@@ -24,6 +24,8 @@ from monitor.imagery import CompositeCache, load_scenes, median_composite, site_
 from monitor.imagery.source import LocalCatalog, SeasonQuery
 from monitor.params import CompositeParams
 
+pytestmark = pytest.mark.slow
+
 SEASON = (5, 6, 7, 8, 9)
 
 

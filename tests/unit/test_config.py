@@ -5,7 +5,7 @@ import pytest
 from monitor.config import last_complete_year, load_config
 from monitor.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_embedded_default_config_loads_and_resolves_paths():

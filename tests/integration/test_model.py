@@ -14,9 +14,11 @@ from monitor.classify import mask_from_probability
 from monitor.errors import ModelError
 from monitor.metrics import confusion, scores
 from monitor.model import SHIPPED_MODEL, build_fcn, load_model, metadata_path
-from tests.conftest import CONTRACT_BANDS
+from tests.contract import BANDS as CONTRACT_BANDS
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_fcn_takes_any_size_and_returns_probabilities_at_10m():

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from shapely.geometry import shape
 
 from monitor.bands import BANDS
@@ -16,7 +17,9 @@ from monitor.imagery.source import LocalCatalog, SeasonQuery, item_baseline, ope
 from monitor.params import CompositeParams
 from tests.stac_server import ExpiringSigner, StacTestServer, demo_items_over_http
 
-REAL = Path(__file__).resolve().parents[2] / "shared/data/real/stac"
+pytestmark = pytest.mark.slow
+
+REAL = Path(__file__).resolve().parents[3] / "shared/data/real/stac"
 SEASON = (5, 6, 7, 8, 9)
 
 

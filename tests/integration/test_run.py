@@ -16,7 +16,9 @@ from monitor.config import load_config
 from monitor.errors import LockedError
 from monitor.store import StoreLock
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
 SUBSET = ["--site", "S05", "--site", "S07", "--site", "S11"]
 
 

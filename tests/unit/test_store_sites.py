@@ -16,7 +16,7 @@ from monitor.errors import SiteError, StoreError
 from monitor.sites import import_sites, read_sites
 from monitor.store import SCHEMA_VERSION, SiteRecord, SiteYear, Store
 
-REAL = Path(__file__).resolve().parents[2] / "shared/data/real"
+REAL = Path(__file__).resolve().parents[3] / "shared/data/real"
 
 
 def row(site_id="A", year=2020, area=5.0, **kw):
