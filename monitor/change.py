@@ -22,6 +22,7 @@ Method, and why:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -128,57 +129,72 @@ class SiteStatus:
 
 # -- statistics -----------------------------------------------------------------------------
 # The tests are statsmodels' OLS t-test and compare_f_test; the hot path computes the same
-# closed forms with numpy (tests/test_change.py checks them against statsmodels), because
-# statsmodels' per-fit overhead made `status` over 10,000 sites take ~20 s instead of ~1 s.
-def _lstsq(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
-    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
-    resid = y - x @ beta
-    return beta, float(resid @ resid), x
+# closed forms on plain floats (tests/unit/test_change.py checks them against statsmodels):
+# with ten points a year, numpy's and statsmodels' per-call overhead is what `status` over
+# 10,000 sites would spend its time on.
+def _line(t: list[float], a: list[float]) -> tuple[float, float]:
+    """Least-squares slope and intercept of a ~ t."""
+    n = len(t)
+    tm, am = sum(t) / n, sum(a) / n
+    sxx = sum((x - tm) ** 2 for x in t)
+    slope = sum((x - tm) * (y - am) for x, y in zip(t, a, strict=True)) / sxx if sxx else 0.0
+    return slope, am - slope * tm
+
+
+def _median(values) -> float:
+    v = sorted(values)
+    n = len(v)
+    return float(v[n // 2]) if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
 def _ols(years: np.ndarray, area: np.ndarray) -> tuple[float, float, float]:
     """(slope ha/yr, two-sided p-value of the slope, residual sum of squares) of area ~ year."""
-    from scipy import stats
+    from scipy.special import stdtr
 
-    n = len(years)
-    if n < 3 or np.ptp(area) == 0:
+    t, a = [float(x) for x in years], [float(y) for y in area]
+    n = len(t)
+    if n < 2:
+        return 0.0, 1.0, 0.0
+    slope, icpt = _line(t, a)
+    if n < 3 or max(a) == min(a):
         # two points always lie on a line: no test can call their slope significant
-        slope = float(np.polyfit(years, area, 1)[0]) if n >= 2 else 0.0
         return slope, 1.0, 0.0
-    t = years.astype(float) - years.mean()
-    sxx = float(t @ t)
-    slope = float(t @ (area - area.mean())) / sxx
-    resid = area - area.mean() - slope * t
-    ssr = float(resid @ resid)
+    ssr = sum((y - icpt - slope * x) ** 2 for x, y in zip(t, a, strict=True))
     if ssr <= 1e-12:
         return slope, 0.0, 0.0
-    se = np.sqrt(ssr / (n - 2) / sxx)
-    p = float(2 * stats.t.sf(abs(slope / se), n - 2))
-    return slope, p, ssr
+    tm = sum(t) / n
+    se = math.sqrt(ssr / (n - 2) / sum((x - tm) ** 2 for x in t))
+    return slope, float(2 * stdtr(n - 2, -abs(slope / se))), ssr
 
 
 def _break(years: np.ndarray, area: np.ndarray) -> tuple[int | None, float, float, float]:
-    """Best hinge year, slopes before/after, and the F-test p-value against one line."""
-    from scipy import stats
+    """Best hinge year, slopes before/after, and the F-test p-value against one line: every
+    interior year's continuous two-segment fit solved at once (batched normal equations)."""
+    from scipy.special import fdtrc
 
     n = len(years)
     if n < 5:
         return None, 0.0, 0.0, 1.0
-    t = years.astype(float)
-    _, ssr_r, _ = _lstsq(np.column_stack([np.ones_like(t), t - t.mean()]), area)
-    best = None
-    for b in years[2:-2]:
-        x = np.column_stack([np.ones_like(t), np.minimum(t - b, 0), np.maximum(t - b, 0)])
-        beta, ssr, _ = _lstsq(x, area)
-        if best is None or ssr < best[1]:
-            best = (int(b), ssr, beta)
-    b, ssr_u, beta = best
+    t = np.asarray(years, float)
+    y = np.asarray(area, float)
+    _, _, ssr_r = _ols(years, area)
+    if ssr_r == 0.0:
+        slope, icpt = _line(list(t), list(y))
+        ssr_r = float(((y - icpt - slope * t) ** 2).sum())
+    breaks = t[2:-2]
+    x = np.stack([np.ones((len(breaks), n)), np.minimum(t[None] - breaks[:, None], 0),
+                  np.maximum(t[None] - breaks[:, None], 0)], axis=2)  # fmt: skip
+    xtx = np.einsum("bni,bnj->bij", x, x)
+    beta = np.linalg.solve(xtx + 1e-12 * np.eye(3), np.einsum("bni,n->bi", x, y)[..., None])[..., 0]
+    ssr = ((y[None] - np.einsum("bni,bi->bn", x, beta)) ** 2).sum(axis=1)
+    k = int(np.argmin(ssr))
+    b, ssr_u, coef = int(breaks[k]), float(ssr[k]), beta[k]
     if ssr_r <= 1e-9:
-        return b, float(beta[1]), float(beta[2]), 1.0
+        return b, float(coef[1]), float(coef[2]), 1.0
     if ssr_u <= 1e-9:
-        return b, float(beta[1]), float(beta[2]), 0.0
+        return b, float(coef[1]), float(coef[2]), 0.0
     f = (ssr_r - ssr_u) / (ssr_u / (n - 3))
-    return b, float(beta[1]), float(beta[2]), float(stats.f.sf(f, 1, n - 3))
+    return b, float(coef[1]), float(coef[2]), float(fdtrc(1, n - 3, f))
 
 
 # -- analysis -------------------------------------------------------------------------------
@@ -232,6 +248,7 @@ class Trajectory:
 def _confirmed(detected: np.ndarray, k: int) -> np.ndarray:
     """Runs of >= k detected valid years (or a run that reaches the end of the record)."""
     out = np.zeros(len(detected), bool)
+    detected = detected.tolist()
     i, n = 0, len(detected)
     while i < n:
         if not detected[i]:
@@ -246,32 +263,46 @@ def _confirmed(detected: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-@dataclass(frozen=True)
 class Segment:
-    """The active segment (first to last confirmed year, one outlier dropped) and its tests."""
+    """The active segment (first to last confirmed year, one outlier dropped) and its tests;
+    the break test is fitted only when a detector asks for it."""
 
-    years: np.ndarray
-    area: np.ndarray
-    slope: float
-    """OLS slope (ha/yr) over the segment, and its p-value."""
-    p: float
-    brk: int | None
-    """Best hinge year, slopes before and after it, and the F-test p-value of the break."""
-    before: float
-    after: float
-    p_brk: float
-    trailing_slope: float
-    """OLS slope and p over the last four years of the segment."""
-    trailing_p: float
+    def __init__(self, tr: Trajectory, cfg: ChangeConfig):
+        seg = slice(tr.first, tr.last + 1)
+        self.years, self.area = _without_outlier(tr.years[seg], tr.area[seg], cfg.tolerance)
+        #: OLS slope (ha/yr) over the segment, and its p-value
+        self.slope, self.p, _ = _ols(self.years, self.area)
+        #: OLS slope and p over the last four years of the segment
+        n = min(len(self.years), 4)
+        self.trailing_slope, self.trailing_p, _ = _ols(self.years[-n:], self.area[-n:])
+
+    @functools.cached_property
+    def _hinge(self) -> tuple[int | None, float, float, float]:
+        return _break(self.years, self.area)
+
+    @property
+    def brk(self) -> int | None:
+        """Best hinge year."""
+        return self._hinge[0]
+
+    @property
+    def before(self) -> float:
+        """Slope before the hinge."""
+        return self._hinge[1]
+
+    @property
+    def after(self) -> float:
+        """Slope after the hinge."""
+        return self._hinge[2]
+
+    @property
+    def p_brk(self) -> float:
+        """F-test p-value of the hinge against one line."""
+        return self._hinge[3]
 
     @classmethod
     def of(cls, tr: Trajectory, cfg: ChangeConfig) -> Segment:
-        seg = slice(tr.first, tr.last + 1)
-        sy, sa = _without_outlier(tr.years[seg], tr.area[seg], cfg.tolerance)
-        slope, p, _ = _ols(sy, sa)
-        brk, before, after, p_brk = _break(sy, sa)
-        t_slope, t_p, _ = _ols(sy[-min(len(sy), 4) :], sa[-min(len(sa), 4) :])
-        return cls(sy, sa, slope, p, brk, before, after, p_brk, t_slope, t_p)
+        return cls(tr, cfg)
 
 
 @dataclass(frozen=True)
@@ -463,13 +494,14 @@ def _without_outlier(
     n = len(area)
     if n < 5:
         return years, area
-    t = years.astype(float)
-    coef = np.polyfit(t, area, 1)
-    resid = area - np.polyval(coef, t)
-    i = int(np.argmax(np.abs(resid[:-1])))
-    others = np.delete(resid, i)
-    spread = 1.4826 * np.median(np.abs(others - np.median(others))) + 1e-9
-    if abs(resid[i]) > max(3 * spread, 2 * tol * max(float(np.median(area)), 1e-9)):
+    t, a = [float(x) for x in years], [float(y) for y in area]
+    slope, icpt = _line(t, a)
+    resid = [y - icpt - slope * x for x, y in zip(t, a, strict=True)]
+    i = max(range(n - 1), key=lambda k: abs(resid[k]))
+    others = resid[:i] + resid[i + 1 :]
+    mid = _median(others)
+    spread = 1.4826 * _median([abs(r - mid) for r in others]) + 1e-9
+    if abs(resid[i]) > max(3 * spread, 2 * tol * max(_median(a), 1e-9)):
         keep = np.arange(n) != i
         return years[keep], area[keep]
     return years, area
@@ -479,28 +511,30 @@ def _stable_since(years: np.ndarray, area: np.ndarray, tol: float, max_rate: flo
     """First year of the longest trailing run of areas within ``tol`` of their median, whose
     fitted change across the run stays under ``tol`` (slow steady growth is not stagnation);
     leading years that sit off the plateau (the last step of growth) are trimmed."""
+    t, a = [float(x) for x in years], [float(y) for y in area]
     since_idx = None
-    for i in range(len(area) - 1, -1, -1):
-        window, yrs = area[i:], years[i:].astype(float)
-        med = float(np.median(window))
-        off = np.abs(window - med) > tol * med
+    for i in range(len(a) - 1, -1, -1):
+        window, yrs = a[i:], t[i:]
+        med = _median(window)
+        off = [abs(v - med) > tol * med for v in window]
         # one noisy year inside a run of four or more (never the newest, nor the first)
         # is forgiven: a single year flips nothing
         # (a window that starts on the noisy year may still be valid once extended past it)
         allowed = 1 if len(window) >= 4 and not off[-1] and not off[0] else 0
-        if med <= 0 or off.sum() > allowed:
+        if med <= 0 or sum(off) > allowed:
             continue
-        window, yrs = window[~off], yrs[~off]
-        if len(window) >= 3:
-            slope = float(np.polyfit(yrs, window, 1)[0])
-            if abs(slope) >= max_rate and abs(slope) * (yrs[-1] - yrs[0]) >= 0.75 * tol * med:
+        kept = [(x, v) for x, v, o in zip(yrs, window, off, strict=True) if not o]
+        if len(kept) >= 3:
+            slope, _ = _line([x for x, _ in kept], [v for _, v in kept])
+            span = kept[-1][0] - kept[0][0]
+            if abs(slope) >= max_rate and abs(slope) * span >= 0.75 * tol * med:
                 continue
         since_idx = i
     if since_idx is None:
         return None
-    while since_idx < len(area) - 3:
-        rest = float(np.median(area[since_idx + 1 :]))
-        if abs(area[since_idx] - rest) <= tol * rest / 2:
+    while since_idx < len(a) - 3:
+        rest = _median(a[since_idx + 1 :])
+        if abs(a[since_idx] - rest) <= tol * rest / 2:
             break
         since_idx += 1
     return int(years[since_idx])

@@ -68,13 +68,24 @@ class YearsConfig:
 @dataclass(frozen=True)
 class CompositeConfig:
     season_months: tuple[int, ...] = (5, 6, 7, 8, 9)
-    """Months whose scenes enter a year's composite (default: the austral dry season)."""
+    """Months whose scenes enter a year's composite, for sites whose season no registry
+    column, rule or automatic choice sets (a season that wraps, e.g. [11, 12, 1, 2], crosses
+    New Year and belongs to the year it ends in)."""
+    seasons: tuple = ()
+    """Rules by region, first match wins: a list of {bbox: [west, south, east, north],
+    months: [...]} (a site whose centroid lies in the box takes those months)."""
+    auto_season: bool = True
+    """For sites no registry column or rule covers: choose the months with most clear looks
+    from the catalog's own eo:cloud_cover over the site (as many months as season_months)."""
     max_cloud_cover: float = 70.0
     """Items with `eo:cloud_cover` above this (percent) are not loaded at all."""
-    min_clear_observations: int = 2
-    """A pixel needs this many clear looks, and a site this many on most pixels, else "no data"."""
+    min_clear_observations: int = 1
+    """Clear looks a pixel needs to be classified at all."""
+    target_clear_observations: int = 2
+    """Looks a pixel should have: when fewer than min_clear_fraction of a site's pixels reach
+    them, the season is widened (a month each side, then the whole year) before a gap."""
     min_clear_fraction: float = 0.5
-    """Share of a site's pixels that must reach min_clear_observations for the year to count."""
+    """Share of a site's pixels that must have min_clear_observations for the year to count."""
     site_buffer_m: float = 300.0
     """Buffer around the site geometry loaded with it (context for the FCN)."""
     cache: str | None = "data/cache"
@@ -229,6 +240,29 @@ _TOP_DEFAULTS: dict[str, Any] = {
 }
 
 
+def _season_rules(raw: Any) -> tuple:
+    """`composite.seasons` as ((west, south, east, north), months) pairs, checked."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError("config key `composite.seasons` must be a list of {bbox, months}")
+    rules = []
+    for k, rule in enumerate(raw):
+        where = f"composite.seasons[{k}]"
+        if not isinstance(rule, dict) or set(rule) != {"bbox", "months"}:
+            raise ConfigError(f"config key `{where}` must have exactly `bbox` and `months`")
+        bbox, months = rule["bbox"], rule["months"]
+        ok_box = isinstance(bbox, list) and len(bbox) == 4 and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in bbox)  # fmt: skip
+        if not ok_box or not (-180 <= bbox[0] < bbox[2] <= 180 and -90 <= bbox[1] < bbox[3] <= 90):
+            raise ConfigError(f"config key `{where}.bbox` must be [west, south, east, north] in degrees")
+        if not isinstance(months, list) or not months or not all(
+                isinstance(m, int) and 1 <= m <= 12 for m in months):  # fmt: skip
+            raise ConfigError(f"config key `{where}.months` must list months 1-12")
+        rules.append((tuple(float(v) for v in bbox), tuple(months)))
+    return tuple(rules)
+
+
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
     """Check one YAML value against a field's type and coerce lists to tuples."""
     hint = annotation
@@ -272,7 +306,9 @@ def _section(cls: type, raw: Any, name: str) -> Any:
         raise ConfigError(
             f"unknown config key `{name}.{unknown[0]}`; known keys of `{name}`: {', '.join(sorted(names))}"
         )
-    return cls(**{k: _coerce(v, hints[k], f"{name}.{k}") for k, v in raw.items()})
+    checked = {k: v if k == "seasons" and name == "composite" else _coerce(v, hints[k], f"{name}.{k}")
+               for k, v in raw.items()}  # fmt: skip
+    return cls(**checked)
 
 
 #: Allowed ranges of the numeric keys (inclusive): a value outside is a typo or a mistake.
@@ -280,6 +316,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "source.retries": (0, 20),
     "composite.max_cloud_cover": (0, 100),
     "composite.min_clear_observations": (1, 50),
+    "composite.target_clear_observations": (1, 50),
     "composite.min_clear_fraction": (0, 1),
     "composite.site_buffer_m": (0, 5000),
     "detection.min_mapping_unit_ha": (0, 1000),
@@ -371,6 +408,9 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(
             f"{path}: unknown config key `{unknown[0]}`; known keys: {', '.join(sorted(known))}"
         )
+    if isinstance(raw.get("composite"), dict) and "seasons" in raw["composite"]:
+        raw["composite"] = dict(raw["composite"])
+        raw["composite"]["seasons"] = _season_rules(raw["composite"]["seasons"])
     sections = {name: _section(cls, raw.get(name), name) for name, cls in _SECTIONS.items()}
     base = path.parent
 

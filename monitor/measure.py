@@ -75,6 +75,7 @@ def measure_site_year(
     min_clear_fraction: float,
     params_key: str,
     geometry_hash: str = "",
+    season: str = "",
 ) -> SiteYear:
     """The store's row for one site-year, from the site's crop of composite and detection."""
     inside = polygon_mask(geometry, comp.shape, comp.transform, comp.crs)
@@ -100,7 +101,8 @@ def measure_site_year(
         items_used=comp.items_used, items_skipped=comp.items_skipped, baselines=comp.baselines,
         footprint=mask_polygon(mine, comp.transform, comp.crs) if enough else None,
         mean_probability=_mean(det.probability, mine) if mine.any() else None,
-        ndvi_grid=blob, ndvi_grid_meta=meta, geometry_hash=geometry_hash, computed_at=now(),
+        ndvi_grid=blob, ndvi_grid_meta=meta, geometry_hash=geometry_hash, season=season,
+        computed_at=now(),
     )  # fmt: skip
 
 

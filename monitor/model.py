@@ -184,7 +184,8 @@ def _custom_layers() -> dict:
     return _LAYERS
 
 
-def build_fcn(mean, std, channels: tuple[int, int, int] = (16, 32, 64)):
+def build_fcn(mean, std, channels: tuple[int, int, int] = (16, 32, 64),
+              pixel: tuple[int, ...] = (16,)):  # fmt: skip
     """Three-level encoder-decoder FCN: 10 m in, 10 m mine probability out; any size divisible
     by 8. The first layer is a learned space-to-depth (2x2, stride 2) and the last a 2x2
     transposed convolution, so every 3x3 convolution runs at 20, 40 or 80 m: the same 10 m
@@ -213,8 +214,10 @@ def build_fcn(mean, std, channels: tuple[int, int, int] = (16, 32, 64)):
     x = conv(layers.Concatenate()([x, f2, f1]), c20, "fuse_20m", k=1)
     context = layers.Conv2DTranspose(8, 2, strides=2, activation="relu", name="context_10m")(x)
     # the pixel's own spectrum, as a per-pixel classifier sees it: 1x1 layers at 10 m
-    pixel = conv(spectra, 16, "spectrum_10m", k=1)
-    x = conv(layers.Concatenate()([pixel, context]), 12, "fuse_10m", k=1)
+    px = spectra
+    for k, width in enumerate(pixel):
+        px = conv(px, width, "spectrum_10m" if k == 0 else f"spectrum_10m_{k}", k=1)
+    x = conv(layers.Concatenate()([px, context]), 12, "fuse_10m", k=1)
     out = layers.Conv2D(1, 1, activation="sigmoid", name="mine_probability")(x)
     return keras.Model(inp, out, name="mine_fcn")
 

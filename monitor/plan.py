@@ -36,6 +36,10 @@ class SiteWindow:
     """The grid of the site and its discovery ring: what its group loads."""
     geometry_hash: str
     """Hash of the geometry (a changed concession is recomputed)."""
+    season: str = ""
+    """The site's season and how it was chosen (JSON), recorded with its rows."""
+    params_key: str = ""
+    """Hash of everything that changes the site's rows (its season included)."""
 
 
 @dataclass(frozen=True)
@@ -69,12 +73,12 @@ def _area(g: Grid) -> int:
 def group_windows(
     windows: list[SiteWindow], max_px: int = 2048, min_fill: float = 0.35
 ) -> list[list[SiteWindow]]:
-    """Greedy clusters of windows of one zone whose union stays within ``max_px`` a side and
-    is at least ``min_fill`` covered by the windows themselves."""
+    """Greedy clusters of windows of one zone and one season whose union stays within
+    ``max_px`` a side and is at least ``min_fill`` covered by the windows themselves."""
     groups: list[tuple[Grid, list[SiteWindow], int]] = []  # union, members, summed area
-    for w in sorted(windows, key=lambda w: (w.reach.crs, w.reach.x0, -w.reach.y1)):
+    for w in sorted(windows, key=lambda w: (w.reach.crs, w.season, w.reach.x0, -w.reach.y1)):
         for k, (union, members, total) in enumerate(groups):
-            if union.crs != w.reach.crs:
+            if union.crs != w.reach.crs or members[0].season != w.season:
                 continue
             grown = union_grid([union, w.reach])
             if max(grown.width, grown.height) > max_px:
@@ -95,33 +99,36 @@ def plan_run(
     done: dict[tuple[str, int], tuple],
     model_version: str,
     source_key: str,
+    seasons: dict,
     *,
     force: bool = False,
 ) -> tuple[list[GroupTask], int]:
     """The group tasks of the site-years not yet stored with this model, source, parameters
-    and geometry; and how many were skipped as done."""
-    params = CompositeParams.from_config(cfg)
-    pkey = params_key(cfg)
+    (the site's season among them) and geometry; and how many were skipped as done."""
+    buffer_m = cfg.composite.site_buffer_m
     ring_m = cfg.discovery.ring_km * 1000
-    windows = {
-        s.site_id: SiteWindow(
-            s.site_id, shapely.to_wkb(s.geometry), site_grid(s.geometry, params.buffer_m),
-            site_grid(s.geometry, max(params.buffer_m, ring_m)), geometry_digest(s.geometry),
-        )
-        for s in sites
-    }
+    windows = {}
+    for s in sites:
+        season = seasons[s.site_id]
+        windows[s.site_id] = SiteWindow(
+            s.site_id, shapely.to_wkb(s.geometry), site_grid(s.geometry, buffer_m),
+            site_grid(s.geometry, max(buffer_m, ring_m)), geometry_digest(s.geometry),
+            season.as_json(), params_key(cfg, season.months),
+        )  # fmt: skip
     tasks, skipped = [], 0
     model_path = str(cfg.model) if cfg.model else None
     for year in years:
         todo = []
         for w in windows.values():
-            if not force and done.get((w.site_id, year)) == (model_version, source_key, pkey,
-                                                             w.geometry_hash):  # fmt: skip
+            if not force and done.get((w.site_id, year)) == (model_version, source_key,
+                                                             w.params_key, w.geometry_hash):  # fmt: skip
                 skipped += 1
             else:
                 todo.append(w)
         for k, members in enumerate(group_windows(todo, cfg.compute.max_group_px)):
             grid = union_grid([m.reach for m in members])
+            months = tuple(seasons[members[0].site_id].months)
+            params = CompositeParams(months, cfg.composite.max_cloud_cover, buffer_m)
             tasks.append(GroupTask(f"{year}-g{k:03d}", year, grid, params, tuple(members),
-                                   str(cfg.path), model_path, pkey, ring_m))  # fmt: skip
+                                   str(cfg.path), model_path, members[0].params_key, ring_m))  # fmt: skip
     return tasks, skipped

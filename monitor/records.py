@@ -38,6 +38,8 @@ class SiteRecord:
     """Concession polygon (EPSG:4326)."""
     source_file: str = ""
     """File it was imported from."""
+    season: tuple[int, ...] = ()
+    """Its season from the registry (``season_months`` column); empty: chosen by the tool."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from monitor.measure import union_ndvi
 from monitor.model import load_model
 from monitor.plan import plan_run
 from monitor.queries import open_store
+from monitor.season import resolve_seasons
 from monitor.store import StoreLock
 from monitor.work import execute
 
@@ -97,9 +98,10 @@ def run(
         summary = RunSummary(run_id)
         with run_log(cfg.store.parent / "logs", run_id) as summary.log_file:
             try:
-                source_key = open_source(cfg.source).key
+                source = open_source(cfg.source)
+                seasons = resolve_seasons(cfg, sites, source, years)
                 tasks, summary.skipped = plan_run(cfg, sites, years, store.done_keys(),
-                                                  model.version, source_key, force=force)  # fmt: skip
+                                                  model.version, source.key, seasons, force=force)  # fmt: skip
                 total = sum(len(t.sites) for t in tasks)
                 summary.groups = len(tasks)
                 log.info("run %d: %d site-year(s) to do in %d imagery group(s), %d already stored",

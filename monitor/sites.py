@@ -18,6 +18,7 @@ import shapely
 from monitor.errors import SiteError
 from monitor.geo import MAX_GRID_PX, RESOLUTION, utm_crs
 from monitor.records import SiteRecord
+from monitor.params import parse_months
 from monitor.store import Store
 
 __all__ = ["ImportReport", "read_sites", "import_sites", "sync_config_sites", "ID_FIELDS"]
@@ -129,6 +130,7 @@ def read_sites(
             f"{path}: no field {name_field!r}; fields: {', '.join(map(str, gdf.columns))}"
         )
     name_field = name_field or ("name" if "name" in gdf.columns else None)
+    season_field = next((f for f in ("season_months", "season") if f in gdf.columns), None)
     src_crs = CRS.from_user_input(gdf.crs)
     geo = gdf.to_crs(4326) if not src_crs.equals(CRS.from_epsg(4326)) else gdf
 
@@ -201,7 +203,15 @@ def read_sites(
             )
             continue
         name = str(row[name_field]) if name_field and pd.notna(row[name_field]) else sid
-        report.sites.append(SiteRecord(sid, name, geom, str(path)))
+        season: tuple[int, ...] = ()
+        raw_season = row.get(season_field) if season_field else None
+        if raw_season is not None and str(raw_season).strip() not in ("", "nan", "None"):
+            try:
+                season = parse_months(str(raw_season))
+            except ValueError as exc:
+                report.rejected.append(f"{where}: {season_field} {exc}")
+                continue
+        report.sites.append(SiteRecord(sid, name, geom, str(path), season))
     return report
 
 

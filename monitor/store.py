@@ -41,6 +41,7 @@ _MIGRATIONS = {
     2: [
         "ALTER TABLE sites ADD COLUMN geom_hash TEXT",
         "ALTER TABLE sites ADD COLUMN retired_at TEXT",
+        "ALTER TABLE sites ADD COLUMN season_months TEXT",
         "ALTER TABLE site_years ADD COLUMN water_fraction REAL",
         "ALTER TABLE site_years ADD COLUMN ndvi_grid BLOB",
         "ALTER TABLE site_years ADD COLUMN ndvi_grid_meta TEXT",
@@ -93,7 +94,8 @@ CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
   CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name));
 CREATE TABLE IF NOT EXISTS sites (
   fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON, site_id TEXT NOT NULL UNIQUE,
-  name TEXT, source_file TEXT, imported_at TEXT, updated_at TEXT, geom_hash TEXT, retired_at TEXT);
+  name TEXT, source_file TEXT, imported_at TEXT, updated_at TEXT, geom_hash TEXT, retired_at TEXT,
+  season_months TEXT);
 CREATE TABLE IF NOT EXISTS footprints (
   fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON, site_id TEXT NOT NULL,
   year INTEGER NOT NULL, area_ha REAL, UNIQUE(site_id, year));
@@ -279,18 +281,20 @@ class Store:
                 geom = _as_multipolygon(s.geometry)
                 digest = geometry_digest(s.geometry)
                 old = c.execute("SELECT geom_hash FROM sites WHERE site_id=?", (s.site_id,)).fetchone()
+                season = json.dumps(list(s.season)) if s.season else None
                 if old is None:
                     c.execute(
                         "INSERT INTO sites (geom, site_id, name, source_file, imported_at, updated_at,"
-                        " geom_hash) VALUES (?,?,?,?,?,?,?)",
-                        (gpkg_blob(geom), s.site_id, s.name, s.source_file, stamp, stamp, digest),
-                    )
+                        " geom_hash, season_months) VALUES (?,?,?,?,?,?,?,?)",
+                        (gpkg_blob(geom), s.site_id, s.name, s.source_file, stamp, stamp, digest,
+                         season),
+                    )  # fmt: skip
                     added += 1
                     continue
                 c.execute(
                     "UPDATE sites SET geom=?, name=?, source_file=?, updated_at=?, geom_hash=?,"
-                    " retired_at=NULL WHERE site_id=?",
-                    (gpkg_blob(geom), s.name, s.source_file, stamp, digest, s.site_id),
+                    " retired_at=NULL, season_months=? WHERE site_id=?",
+                    (gpkg_blob(geom), s.name, s.source_file, stamp, digest, season, s.site_id),
                 )
                 updated += 1
                 if old[0] is not None and old[0] != digest:
@@ -318,7 +322,7 @@ class Store:
         """Sites by id (all active ones, by id, when ``ids`` is empty; ``retired`` adds those
         the registry dropped). An unknown id is an error that says where to look."""
         ids = list(dict.fromkeys(ids)) if ids else None
-        sql = "SELECT site_id, name, geom, source_file, retired_at FROM sites"
+        sql = "SELECT site_id, name, geom, source_file, retired_at, season_months FROM sites"
         if ids:
             rows = [r for chunk in range(0, len(ids), 500) for r in self.conn.execute(
                 f"{sql} WHERE site_id IN ({','.join('?' * len(ids[chunk:chunk + 500]))})",
@@ -326,7 +330,8 @@ class Store:
         else:
             where = "" if retired else " WHERE retired_at IS NULL"
             rows = self.conn.execute(f"{sql}{where} ORDER BY site_id").fetchall()
-        out = [SiteRecord(r[0], r[1] or r[0], geometry_from_blob(r[2]), r[3] or "") for r in rows]
+        out = [SiteRecord(r[0], r[1] or r[0], geometry_from_blob(r[2]), r[3] or "",
+                          tuple(json.loads(r[5])) if r[5] else ()) for r in rows]  # fmt: skip
         if ids:
             known = {s.site_id: s for s in out}
             missing = [i for i in ids if i not in known]

@@ -483,7 +483,10 @@ def _fit_fcn(tiles, mean, std, settings: TrainSettings, val_split: int, verbose:
     keras.utils.set_random_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     sampler = PatchSampler(tiles, settings, rng)
-    net = build_fcn(mean, std)
+    import os
+
+    pixel = tuple(int(v) for v in os.environ.get("MM_PIXEL", "16").split(","))
+    net = build_fcn(mean, std, pixel=pixel)
     steps = max(1, settings.patches_per_epoch // settings.batch_size)
     sched = keras.optimizers.schedules.CosineDecay(
         settings.learning_rate, decay_steps=settings.epochs * steps, alpha=0.05

@@ -7,6 +7,8 @@ shared file system but the imagery source itself.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import shapely
 
 from monitor.classify import detect
@@ -22,7 +25,7 @@ from monitor.errors import MonitorError
 from monitor.imagery import build_composite, cache_for, composite_key, open_source, quantized
 from monitor.measure import measure_site_year, ring_patches
 from monitor.model import MineModel, load_model
-from monitor.params import DetectionParams
+from monitor.params import DetectionParams, widened
 from monitor.plan import GroupTask
 from monitor.records import SiteYear
 
@@ -69,6 +72,50 @@ def _source(cfg: Config):
     return _opened("source", repr(cfg.source), lambda: open_source(cfg.source))
 
 
+def _season_used(season: str, planned: tuple[int, ...], used: tuple[int, ...]) -> str:
+    record = json.loads(season) if season else {"months": list(planned), "how": "default"}
+    if tuple(used) != tuple(planned):
+        record["widened_to"] = list(used)
+    return json.dumps(record)
+
+
+def _short_of_looks(task: GroupTask, comp, target: int, fraction: float) -> bool:
+    """Some site of the group has too few pixels with ``target`` clear looks."""
+    for site in task.sites:
+        rows, cols = comp.grid.window_of(site.grid)
+        if (comp.clear[rows, cols] >= target).mean() < fraction:
+            return True
+    return False
+
+
+def widen(source, task: GroupTask, comp, cc, threads: int = 1):
+    """When a site of the group has too few clear looks in its season, widen the season (a
+    month each side, then the whole year) and fill the pixels short of looks from the wider
+    window, before any year is declared a gap. Returns the composite and the months used."""
+    months = task.params.months
+    for extra in (1, 6):
+        if not _short_of_looks(task, comp, cc.target_clear_observations, cc.min_clear_fraction):
+            break
+        wider = widened(task.params.months, extra)
+        if wider == months:
+            continue
+        params = dataclasses.replace(task.params, months=wider)
+        wide = quantized(build_composite(source, task.grid, task.year, params, name=task.name,
+                                         threads=threads))  # fmt: skip
+        fill = (comp.clear < cc.target_clear_observations) & (wide.clear > comp.clear)
+        comp = dataclasses.replace(
+            comp, reflectance=np.where(fill[None], wide.reflectance, comp.reflectance),
+            clear=np.where(fill, wide.clear, comp.clear),
+            items_used=tuple(dict.fromkeys(comp.items_used + wide.items_used)),
+            items_skipped=tuple(dict.fromkeys(comp.items_skipped + wide.items_skipped)),
+            baselines=tuple(dict.fromkeys(comp.baselines + wide.baselines)),
+        )  # fmt: skip
+        months = wider
+        log.info("group %s %d: season widened to months %s for enough clear looks", task.name,
+                 task.year, list(wider))  # fmt: skip
+    return comp, months
+
+
 def _error(exc: Exception) -> str:
     return str(exc) if isinstance(exc, MonitorError) else f"{exc.__class__.__name__}: {exc}"
 
@@ -83,6 +130,7 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
         source = _source(cfg)
         comp = quantized(build_composite(source, task.grid, task.year, task.params,
                                          name=task.name, threads=threads))  # fmt: skip
+        comp, months = widen(source, task, comp, cfg.composite, threads)
         det = detect(comp, model, DetectionParams.from_config(cfg))
     except Exception as exc:  # the group's imagery: every site-year of it fails alike
         log.debug("group %s failed", task.name, exc_info=True)
@@ -100,6 +148,7 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
                 site.site_id, geometry, crop, det.crop(site.grid),
                 min_clear_fraction=cfg.composite.min_clear_fraction, params_key=task.params_key,
                 geometry_hash=site.geometry_hash,
+                season=_season_used(site.season, task.params.months, months),
             )  # fmt: skip
             if task.ring_m > 0:
                 row = ring_patches(row, geometry, det.crop(site.reach), task.ring_m,

@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, urlparse
 
 from shapely.geometry import box, shape
 
+from monitor.imagery import Signer
+
 CONFORMS = [
     "https://api.stacspec.org/v1.0.0/core",
     "https://api.stacspec.org/v1.0.0/item-search",
@@ -26,7 +28,8 @@ class StacTestServer:
     """Serve ``items`` (dicts) and the files under ``file_root``; see the module docstring."""
 
     def __init__(self, items: list[dict], file_root: Path | None = None, *, page_size: int = 3,
-                 faults: dict[int, int] | None = None, require_token: bool = False):  # fmt: skip
+                 faults: dict[int, int] | None = None, require_token: bool = False,
+                 sas_lifetime: float = 3600.0):  # fmt: skip
         self.items = items
         self.file_root = file_root
         self.page_size = page_size
@@ -36,6 +39,8 @@ class StacTestServer:
         self.served: dict[int, int] = {}
         self.file_requests = 0
         self.refused = 0
+        self.sas_lifetime = sas_lifetime  # how long the tokens it hands out really work
+        self.tokens_issued = 0
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
@@ -126,13 +131,22 @@ class StacTestServer:
                         "license": "proprietary", "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
                                                               "temporal": {"interval": [[None, None]]}},
                         "links": [{"rel": "self", "href": server.url + u.path}]})  # fmt: skip
-                if u.path.startswith("/files/"):
+                if u.path.startswith("/files/") or u.path.startswith("/container/"):
                     return self._file(u, head=False)
+                if u.path.startswith("/api/sas/v1/token/"):
+                    # Planetary Computer's SAS endpoint: the expiry it states is an hour away; the
+                    # first token stops working after ``sas_lifetime`` (a run outlived it)
+                    with server.lock:
+                        server.tokens_issued += 1
+                    expiry = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+                    works = server.sas_lifetime if server.tokens_issued == 1 else 3600.0
+                    return self._json(200, {"msft:expiry": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                            "token": f"st=x&se=y&sp=rl&sig=exp-{time.time() + works}"})  # fmt: skip
                 self._json(404, {"code": "NotFound"})
 
             def do_HEAD(self):
                 u = urlparse(self.path)
-                if u.path.startswith("/files/"):
+                if u.path.startswith("/files/") or u.path.startswith("/container/"):
                     return self._file(u, head=True)
                 self.send_response(404)
                 self.end_headers()
@@ -169,7 +183,8 @@ class StacTestServer:
                         self.send_header("Content-Length", "0")
                         self.end_headers()
                         return
-                path = (server.file_root / u.path[len("/files/") :]).resolve()
+                prefix = "/files/" if u.path.startswith("/files/") else "/container/"
+                path = (server.file_root / u.path[len(prefix) :]).resolve()
                 if server.file_root is None or not path.is_file():
                     self.send_response(404)
                     self.send_header("Content-Length", "0")
@@ -197,20 +212,21 @@ class StacTestServer:
         return Handler
 
 
-def demo_items_over_http(catalog_root: Path, base_url: str) -> list[dict]:
-    """The demo catalog's item JSON with asset hrefs rewritten to the test server's /files/."""
+def demo_items_over_http(catalog_root: Path, base_url: str, prefix: str = "files") -> list[dict]:
+    """The demo catalog's item JSON with asset hrefs rewritten to the test server's
+    /<prefix>/ (files, or container for blob-storage-like URLs)."""
     out = []
     for path in sorted((catalog_root / "sentinel-2-l2a").glob("*/*.json")):
         item = json.loads(path.read_text())
         rel = path.parent.relative_to(catalog_root)
         for asset in item["assets"].values():
-            asset["href"] = f"{base_url}/files/{rel}/{asset['href'].lstrip('./')}"
+            asset["href"] = f"{base_url}/{prefix}/{rel}/{asset['href'].lstrip('./')}"
         item["links"] = []
         out.append(item)
     return out
 
 
-class ExpiringSigner:
+class ExpiringSigner(Signer):
     """A signer like planetary_computer's: appends a token that expires; ``refresh`` renews it."""
 
     def __init__(self, lifetime: float):

@@ -95,12 +95,16 @@ def _screen_missed_clouds(refl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     other looks: missed cloud edges and cirrus brighten the blue band, missed shadows darken
     every band. Ground changes within one season rarely do either (phenology moves NIR and
     SWIR, not blue), so this removes almost only what the mask missed."""
-    blue, nir, swir = refl[:, 1], refl[:, 7], refl[:, 10]
+    blue, green, nir, swir = refl[:, 1], refl[:, 2], refl[:, 7], refl[:, 10]
     n_obs = np.sum(~np.isnan(blue), axis=0)
     low_blue = nan_quantile(blue, 0.25)
     med_nir, med_swir = nan_quantile(nir, 0.5), nan_quantile(swir, 0.5)
-    hazy = blue > low_blue + 0.025
-    shadowed = (nir < 0.75 * med_nir) & (swir < 0.75 * med_swir)
+    # relative to the pixel's own clearest looks, so that bright tailings and turbid water,
+    # whose blue moves with moisture and sediment, keep their looks
+    hazy = blue > 1.1 * low_blue + 0.02
+    # water is dark in NIR and SWIR in every look: never a missed shadow
+    water = (green - swir) / np.maximum(green + swir, 1e-3) > 0.1
+    shadowed = (nir < 0.75 * med_nir) & (swir < 0.75 * med_swir) & ~water
     drop = (hazy | shadowed) & (n_obs >= 3)[None]
     # with two looks a median is their mean: keep the clearer one (lower blue) unless it is
     # the darker one in NIR and SWIR too, which is what a missed shadow looks like
@@ -126,8 +130,10 @@ def _fuse(dn: np.ndarray, scl: np.ndarray, harmonize: np.ndarray) -> tuple[np.nd
     refl[harmonize] = np.maximum(refl[harmonize] - HARMONIZE_OFFSET, 1.0)
     refl /= SCALE
     clear = valid & ~np.isin(scl, list(SCL_DROP))
-    # a cloud the mask missed is far brighter in blue than anything on the ground
-    clear &= refl[:, 1] < 0.3
+    # a cloud the mask missed is far brighter in blue than the ground it hides: a bright look
+    # goes when the same pixel has a much darker one (salt, limestone and tailings stay)
+    blue = np.where(clear, refl[:, 1], np.inf)
+    clear &= ~((refl[:, 1] > 0.3) & (blue.min(axis=0)[None] < 0.7 * refl[:, 1]))
     refl[np.broadcast_to(~clear[:, None], refl.shape)] = np.nan
     count = clear.sum(axis=0).astype(np.uint8)
     with warnings.catch_warnings():

@@ -63,8 +63,9 @@ def _load(items: Sequence[pystac.Item], geobox: GeoBox, signer, threads: int):
 
 
 def _is_auth_error(exc: Exception) -> bool:
+    """A refused or failed remote read: odc-stac often reports a 403 only as "Read failed"."""
     text = str(exc)
-    return "403" in text or "Forbidden" in text or "AuthenticationFailed" in text
+    return any(s in text for s in ("403", "Forbidden", "AuthenticationFailed", "Read failed"))
 
 
 def load_scenes(

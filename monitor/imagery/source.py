@@ -28,6 +28,7 @@ from urllib3.util.retry import Retry
 
 from monitor.config import PLANETARY_COMPUTER_URL, SourceConfig
 from monitor.errors import SourceError
+from monitor.params import season_months_of, season_span
 
 __all__ = [
     "SeasonQuery",
@@ -86,14 +87,14 @@ class SeasonQuery:
 
     @property
     def datetime_range(self) -> str:
-        """The tightest datetime interval that holds every season month of the year."""
-        first, last = min(self.months), max(self.months)
-        end = dt.date(self.year + (last == 12), last % 12 + 1, 1) - dt.timedelta(days=1)
-        return f"{self.year}-{first:02d}-01T00:00:00Z/{end.isoformat()}T23:59:59Z"
+        """The tightest datetime interval that holds the season (a season crossing New Year
+        starts in the year before: see :func:`monitor.params.season_months_of`)."""
+        start, end = season_span(self.months, self.year)
+        return f"{start.isoformat()}T00:00:00Z/{end.isoformat()}T23:59:59Z"
 
     def accepts(self, item: pystac.Item) -> bool:
         when = item_time(item)
-        if when is None or when.year != self.year or when.month not in self.months:
+        if when is None or (when.year, when.month) not in season_months_of(self.months, self.year):
             return False
         cloud = item.properties.get("eo:cloud_cover")
         try:

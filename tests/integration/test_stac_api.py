@@ -12,7 +12,7 @@ from shapely.geometry import shape
 
 from monitor.bands import BANDS
 from monitor.config import SourceConfig
-from monitor.imagery import site_composite
+from monitor.imagery import Signer, site_composite
 from monitor.imagery.source import LocalCatalog, SeasonQuery, item_baseline, open_source
 from monitor.params import CompositeParams
 from tests.stac_server import ExpiringSigner, StacTestServer, demo_items_over_http
@@ -82,11 +82,40 @@ def test_planetary_computer_path_signs_late_and_resigns_on_expiry(tiny_demo):
     assert np.isfinite(comp.reflectance).mean() > 0.9
 
 
+def test_the_real_planetary_computer_package_signs_again_when_its_token_stops_working(
+    tiny_demo, monkeypatch
+):
+    """planetary_computer itself (sign_url, its token cache, SASToken) against a SAS token
+    endpoint on 127.0.0.1 whose tokens stop working long before the expiry they state."""
+    import planetary_computer
+    from planetary_computer import sas, settings
+
+    site = _site(tiny_demo)
+    params = CompositeParams(SEASON, 70.0, 100.0)
+    with StacTestServer([], file_root=tiny_demo, require_token=True, sas_lifetime=0.5) as server:
+        port = server.httpd.server_address[1]
+        blob = f"http://acct.localhost:{port}"  # *.localhost is loopback for curl and GDAL
+        server.items = demo_items_over_http(tiny_demo, blob, prefix="container")
+        monkeypatch.setenv("PC_SDK_SAS_URL", f"{server.url}/api/sas/v1/token")
+        monkeypatch.setattr(sas, "BLOB_STORAGE_DOMAIN", f".localhost:{port}")
+        settings.Settings.get.cache_clear()
+        sas.TOKEN_CACHE.clear()
+        source = open_source(SourceConfig(kind="planetary-computer", catalog=server.url))
+        signed = planetary_computer.sign_url(f"{blob}/container/x.tif")
+        assert signed.startswith(f"{blob}/container/x.tif?st=") and server.tokens_issued == 1
+        time.sleep(0.6)  # the cached token stops working; the package still trusts it
+        comp = site_composite(source, "S", site, 2023, params)
+        assert server.refused > 0 and server.tokens_issued >= 2
+    assert comp.items_used and not comp.items_skipped
+    assert np.isfinite(comp.reflectance).mean() > 0.9
+    settings.Settings.get.cache_clear()
+
+
 def test_real_planetary_computer_answers_parse(tmp_path):
     real = _real_items()
     with StacTestServer(real) as server:
         source = open_source(
-            SourceConfig(kind="planetary-computer", catalog=server.url), signer=lambda u: u
+            SourceConfig(kind="planetary-computer", catalog=server.url), signer=Signer()
         )
         bbox = shape(real[0]["geometry"]).centroid.buffer(0.05).bounds
         june_july = source.search(SeasonQuery(bbox, 2020, (6, 7), 10.0))
