@@ -25,6 +25,7 @@ class TrainDefaults:
     epochs = 120
     augment = 0.35
 
+
 log = logging.getLogger("monitor")
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -42,8 +43,11 @@ class MonitorGroup(click.Group):
         except sqlite3.DatabaseError as exc:
             app = ctx.find_object(AppContext)
             where = app.config.store if app is not None and app._config is not None else "the store"
-            self._fail(ctx, f"the history store {where} is damaged or unreadable ({exc}); restore it "
-                            "from a backup or move it away (nothing was written)")  # fmt: skip
+            self._fail(
+                ctx,
+                f"the history store {where} is damaged or unreadable ({exc}); restore it "
+                "from a backup or move it away (nothing was written)",
+            )
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except KeyboardInterrupt:
@@ -66,9 +70,13 @@ class MonitorGroup(click.Group):
 def output_format(*choices: str):
     """The shared --format option."""
     return click.option(
-        "--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
         help="Output format.",
-    )  # fmt: skip
+    )
 
 
 def progress_bar(label: str):
@@ -96,9 +104,13 @@ def progress_bar(label: str):
 
 @click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-    default="config.yaml", show_default=True, help="Config file.",
-)  # fmt: skip
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="config.yaml",
+    show_default=True,
+    help="Config file.",
+)
 @click.option("-v", "--verbose", count=True, help="More output (-v: debug and tracebacks).")
 @click.option("-q", "--quiet", count=True, help="Less output: warnings and errors only.")
 @click.version_option(package_name="mine-monitor")
@@ -123,15 +135,26 @@ def needs_demo(func):
 
 # -- demo -----------------------------------------------------------------------------------
 @main.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder [default: the config's demo folder, else ./data/demo].")  # fmt: skip
 @click.option(
-    "--seed", type=click.IntRange(0, 2**31 - 1), default=None,
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder [default: the config's demo folder, else ./data/demo].",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**31 - 1),
+    default=None,
     help="World seed [default: the config's demo.seed, else 0].",
-)  # fmt: skip
-@click.option("--biome", "biomes", default=None, metavar="NAMES",
-              help="Biomes, comma-separated: savanna, rainforest, arid, temperate "
-                   "[default: the config's demo.biomes, else savanna].")  # fmt: skip
+)
+@click.option(
+    "--biome",
+    "biomes",
+    default=None,
+    metavar="NAMES",
+    help="Biomes, comma-separated: savanna, rainforest, arid, temperate "
+    "[default: the config's demo.biomes, else savanna].",
+)
 @pass_app
 def demo(app: AppContext, out: Path | None, seed: int | None, biomes: str | None) -> None:
     """Build the demo world: a local STAC catalog + sites + truth."""
@@ -140,8 +163,11 @@ def demo(app: AppContext, out: Path | None, seed: int | None, biomes: str | None
     cfg = app.config if app.config_path.exists() else None
     out = out or (cfg.demo_dir if cfg else Path("data/demo"))
     seed = seed if seed is not None else (cfg.demo.seed if cfg else 0)
-    names = tuple(b.strip() for b in biomes.split(",")) if biomes else (
-        cfg.demo.biomes if cfg else ("savanna",))  # fmt: skip
+    names = (
+        tuple(b.strip() for b in biomes.split(","))
+        if biomes
+        else (cfg.demo.biomes if cfg else ("savanna",))
+    )
     unknown = [b for b in names if b not in BIOMES]
     if unknown or not names:
         raise click.BadParameter(
@@ -149,7 +175,9 @@ def demo(app: AppContext, out: Path | None, seed: int | None, biomes: str | None
             param_hint="--biome",
         )
     world = build_demo(out, seed, biomes=names, progress=progress_bar("rendering scenes"))
-    click.echo(f"demo world (seed {seed}, {', '.join(names)}): {world.items} items in {world.catalog}")
+    click.echo(
+        f"demo world (seed {seed}, {', '.join(names)}): {world.items} items in {world.catalog}"
+    )
     click.echo(f"sites: {world.sites}\ntruth: {world.truth}\ntraining labels: {world.labels}")
 
 
@@ -176,10 +204,15 @@ def sites_import(app: AppContext, path: Path, layer, id_field, name_field, skip_
     cfg = app.config
     with Store(cfg.store) as store:
         rep = import_sites(
-            store, path, layer=layer, id_field=id_field or cfg.site_import.id_field,
-            name_field=name_field or cfg.site_import.name_field, skip_invalid=skip_invalid,
-            point_buffer_m=cfg.site_import.point_buffer_m, max_area_km2=cfg.site_import.max_area_km2,
-        )  # fmt: skip
+            store,
+            path,
+            layer=layer,
+            id_field=id_field or cfg.site_import.id_field,
+            name_field=name_field or cfg.site_import.name_field,
+            skip_invalid=skip_invalid,
+            point_buffer_m=cfg.site_import.point_buffer_m,
+            max_area_km2=cfg.site_import.max_area_km2,
+        )
     click.echo(
         f"{path}: {rep.added} added, {rep.updated} updated, {len(rep.repaired)} repaired, "
         f"{len(rep.rejected)} skipped"
@@ -212,11 +245,18 @@ def run(app: AppContext, year, years, site_ids, force, scheduler) -> None:
 
     cfg = app.config
     span = _year_span(cfg, year, years)
-    summary = run_all(cfg, years=span, site_ids=site_ids, force=force, scheduler=scheduler,
-                      progress=progress_bar("site-years"))  # fmt: skip
+    summary = run_all(
+        cfg,
+        years=span,
+        site_ids=site_ids,
+        force=force,
+        scheduler=scheduler,
+        progress=progress_bar("site-years"),
+    )
     counts = ", ".join(f"{v} {k}" for k, v in sorted(status_counts(cfg).items()))
     click.echo(
-        f"run {summary.run_id}: {summary.done} site-year(s) done, {summary.skipped} already stored, "
+        f"run {summary.run_id}: {summary.done} site-year(s) done, "
+        f"{summary.skipped} already stored, "
         f"{len(summary.failed)} failed in {summary.seconds:.0f} s; sites: {counts}"
     )
     click.echo(f"log: {summary.log_file}")
@@ -293,19 +333,27 @@ def status(app: AppContext, candidates: bool, fmt: str) -> None:
 
 
 @main.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder [default: the config's reports].")  # fmt: skip
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder [default: the config's reports].",
+)
 @click.option("--site", "site_ids", multiple=True, help="Only this site (repeatable).")
-@click.option("--candidates", is_flag=True,
-              help="Also write dossier.html: one printable page per restoration candidate.")  # fmt: skip
+@click.option(
+    "--candidates",
+    is_flag=True,
+    help="Also write dossier.html: one printable page per restoration candidate.",
+)
 @pass_app
 @needs_demo
 def report(app: AppContext, out, site_ids, candidates) -> None:
     """Write the interactive HTML change reports."""
     from monitor.report import write_report
 
-    res = write_report(app.config, out, site_ids, dossier=candidates,
-                       progress=progress_bar("site pages"))  # fmt: skip
+    res = write_report(
+        app.config, out, site_ids, dossier=candidates, progress=progress_bar("site pages")
+    )
     extra = f", {res.dossier}" if res.dossier else ""
     click.echo(
         f"report: {res.index}{extra} and {len(res.pages)} site page(s), "
@@ -314,20 +362,40 @@ def report(app: AppContext, out, site_ids, candidates) -> None:
 
 
 @main.command()
-@click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="Polygons or points with a `label` column (mine / background).")  # fmt: skip
+@click.option(
+    "--labels",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Polygons or points with a `label` column (mine / background).",
+)
 @click.option("--year", type=int, required=True, help="Year of the composites the labels describe.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Output model [default: models/model.keras].")  # fmt: skip
-@click.option("--epochs", type=click.IntRange(1, 1000), default=TrainDefaults.epochs,
-              show_default=True, help="Most training epochs (early stopping ends sooner).")  # fmt: skip
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Output model [default: models/model.keras].",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(1, 1000),
+    default=TrainDefaults.epochs,
+    show_default=True,
+    help="Most training epochs (early stopping ends sooner).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-@click.option("--real-negatives", is_flag=True,
-              help="Add the BigEarthNet example patches (real L2A, no mines) as background.")  # fmt: skip
-@click.option("--augment", type=click.FloatRange(0, 2), default=TrainDefaults.augment,
-              show_default=True,
-              help="Radiometric augmentation strength: 1 for a model meant for regions it never "
-                   "saw; low keeps the fine spectra of your own region.")  # fmt: skip
+@click.option(
+    "--real-negatives",
+    is_flag=True,
+    help="Add the BigEarthNet example patches (real L2A, no mines) as background.",
+)
+@click.option(
+    "--augment",
+    type=click.FloatRange(0, 2),
+    default=TrainDefaults.augment,
+    show_default=True,
+    help="Radiometric augmentation strength: 1 for a model meant for regions it never "
+    "saw; low keeps the fine spectra of your own region.",
+)
 @pass_app
 @needs_demo
 def train(app: AppContext, labels, year, out, epochs, seed, real_negatives, augment) -> None:
@@ -336,12 +404,16 @@ def train(app: AppContext, labels, year, out, epochs, seed, real_negatives, augm
 
     cfg = app.config
     out = out or cfg.base / "models" / "model.keras"
-    settings = TrainSettings(epochs=epochs, seed=seed, real_negatives=real_negatives,
-                             augment=augment)  # fmt: skip
+    settings = TrainSettings(
+        epochs=epochs, seed=seed, real_negatives=real_negatives, augment=augment
+    )
     rep = train_model(cfg, labels, year, out, settings, progress=progress_bar("composites"))
     click.echo(f"model {rep.model.version} written to {out} (metadata {out.with_suffix('.json')})")
     click.echo(f"held out: {rep.model.meta.training['held_out']}")
-    for name, fig in (("FCN", rep.fcn), ("baseline (gradient-boosted trees, per pixel)", rep.baseline)):
+    for name, fig in (
+        ("FCN", rep.fcn),
+        ("baseline (gradient-boosted trees, per pixel)", rep.baseline),
+    ):
         click.echo(
             f"  {name}: kappa {fig['kappa']:.4f}, overall accuracy {fig['overall_accuracy']:.4f}, "
             f"producer's {fig['producers_accuracy']:.4f}, user's {fig['users_accuracy']:.4f}, "
@@ -359,8 +431,12 @@ def train(app: AppContext, labels, year, out, epochs, seed, real_negatives, augm
 
 
 @main.command()
-@click.option("--reference", type=click.Path(exists=True, path_type=Path), required=True,
-              help="Reference mask (GeoTIFF) or polygons.")  # fmt: skip
+@click.option(
+    "--reference",
+    type=click.Path(exists=True, path_type=Path),
+    required=True,
+    help="Reference mask (GeoTIFF) or polygons.",
+)
 @click.option("--year", type=int, required=True, help="Year to evaluate.")
 @output_format("table", "json")
 @pass_app
@@ -374,10 +450,18 @@ def evaluate(app: AppContext, reference, year, fmt) -> None:
 
 
 @main.command()
-@click.option("--ring-km", type=click.FloatRange(0.05, 20), default=None,
-              help="Ring around every site to look in [default: discovery.ring_km, 2 km].")  # fmt: skip
-@click.option("--aoi", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Also scan this area (polygons): reads its imagery.")  # fmt: skip
+@click.option(
+    "--ring-km",
+    type=click.FloatRange(0.05, 20),
+    default=None,
+    help="Ring around every site to look in [default: discovery.ring_km, 2 km].",
+)
+@click.option(
+    "--aoi",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Also scan this area (polygons): reads its imagery.",
+)
 @click.option("--years", default=None, help="Years, A-B [default: the config's].")
 @output_format("table", "json", "csv")
 @pass_app
@@ -388,17 +472,38 @@ def discover(app: AppContext, ring_km, aoi, years, fmt) -> None:
 
     cfg = app.config
     span = _year_span(cfg, None, years)
-    click.echo(show_discoveries(cfg, ring_km=ring_km, aoi=aoi, years=span, fmt=fmt,
-                                progress=progress_bar("area of interest")))  # fmt: skip
+    click.echo(
+        show_discoveries(
+            cfg,
+            ring_km=ring_km,
+            aoi=aoi,
+            years=span,
+            fmt=fmt,
+            progress=progress_bar("area of interest"),
+        )
+    )
 
 
 @main.command()
-@click.option("--what", type=click.Choice(("footprints", "candidates", "history", "discoveries")),
-              required=True, help="What to export.")  # fmt: skip
-@click.option("--format", "fmt", type=click.Choice(("gpkg", "geojson", "kml", "csv")), required=True,
-              help="GeoPackage or GeoJSON (QGIS), KML (Google Earth), CSV.")  # fmt: skip
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Output file [default: <reports>/<what>.<format>].")  # fmt: skip
+@click.option(
+    "--what",
+    type=click.Choice(("footprints", "candidates", "history", "discoveries")),
+    required=True,
+    help="What to export.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("gpkg", "geojson", "kml", "csv")),
+    required=True,
+    help="GeoPackage or GeoJSON (QGIS), KML (Google Earth), CSV.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Output file [default: <reports>/<what>.<format>].",
+)
 @pass_app
 def export(app: AppContext, what, fmt, out) -> None:
     """Export footprints, candidates, history or discoveries for QGIS or Google Earth."""

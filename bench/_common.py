@@ -7,20 +7,22 @@ import time
 from pathlib import Path
 
 import rasterio
-from monitor.geo import site_grid
-from monitor.imagery import SeasonQuery
 from pyproj import Transformer
 from rasterio.windows import from_bounds
 from shapely.geometry import shape
 
 from monitor.bands import BANDS
+from monitor.geo import site_grid
+from monitor.imagery import SeasonQuery
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def demo_sites(demo: Path) -> dict:
-    return {f["properties"]["site_id"]: shape(f["geometry"])
-            for f in json.loads((demo / "sites.geojson").read_text())["features"]}  # fmt: skip
+    return {
+        f["properties"]["site_id"]: shape(f["geometry"])
+        for f in json.loads((demo / "sites.geojson").read_text())["features"]
+    }
 
 
 def floor_read(source, geometry, year: int, months, buffer_m: float) -> tuple[float, int]:

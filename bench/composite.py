@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from _common import ROOT, demo_sites, floor_read
+
 from monitor.imagery import LocalCatalog, site_composite
 from monitor.params import CompositeParams
 

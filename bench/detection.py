@@ -52,8 +52,10 @@ def main() -> None:
     args = ap.parse_args()
     model = load_model(args.model)
     print(f"model {model.version} (threshold {model.threshold})")
-    print(f"{'world':<16} {'year':>4} {'FCN kappa':>9} {'PA':>6} {'UA':>6} "
-          f"{'baseline':>8} {'index':>6}")  # fmt: skip
+    print(
+        f"{'world':<16} {'year':>4} {'FCN kappa':>9} {'PA':>6} {'UA':>6} "
+        f"{'baseline':>8} {'index':>6}"
+    )
     for seed in (int(s) for s in args.seeds.split(",")):
         for biome in args.biomes.split(","):
             cfg_path = world(args.workdir, seed, biome)
@@ -65,9 +67,12 @@ def main() -> None:
                 ref = cfg.base / "truth" / biome / f"mine_{year}.tif"
                 ev = evaluate(cfg, ref, year)
                 m, b, i = ev.model, ev.baseline, ev.index_baseline
-                print(f"{biome + '-' + str(seed):<16} {year:>4} {m['kappa']:>9.3f} "
-                      f"{m['producers_accuracy']:>6.3f} {m['users_accuracy']:>6.3f} "
-                      f"{b['kappa']:>8.3f} {i['kappa']:>6.3f}", flush=True)  # fmt: skip
+                print(
+                    f"{biome + '-' + str(seed):<16} {year:>4} {m['kappa']:>9.3f} "
+                    f"{m['producers_accuracy']:>6.3f} {m['users_accuracy']:>6.3f} "
+                    f"{b['kappa']:>8.3f} {i['kappa']:>6.3f}",
+                    flush=True,
+                )
             cfg_path.write_text(text)
     flagged = total = 0
     for patch in bigearthnet_patches():

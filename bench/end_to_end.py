@@ -46,18 +46,29 @@ SEASON = (5, 6, 7, 8, 9)
 def dense_sites(demo: Path, n: int, out: Path) -> dict:
     """n x n squares of 600 m on a grid over the demo world's main sites' extent."""
     feats = json.loads((demo / "sites.geojson").read_text())["features"]
-    x0, y0, x1, y1 = shape({"type": "GeometryCollection",
-                            "geometries": [f["geometry"] for f in feats]}).bounds  # fmt: skip
+    x0, y0, x1, y1 = shape(
+        {"type": "GeometryCollection", "geometries": [f["geometry"] for f in feats]}
+    ).bounds
     side = 0.006  # ~600 m
     sites = {}
     for i in range(n):
         for j in range(n):
             cx = x0 + (x1 - x0) * (i + 0.5) / n
             cy = y0 + (y1 - y0) * (j + 0.5) / n
-            sites[f"G{i:02d}{j:02d}"] = box(cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
-    out.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"site_id": k}, "geometry": mapping(g)}
-        for k, g in sites.items()]}))  # fmt: skip
+            sites[f"G{i:02d}{j:02d}"] = box(
+                cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2
+            )
+    out.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": {"site_id": k}, "geometry": mapping(g)}
+                    for k, g in sites.items()
+                ],
+            }
+        )
+    )
     return sites
 
 
@@ -65,7 +76,9 @@ def timed_run(cfg: Path, *args: str) -> tuple[float, float, str]:
     """Wall seconds, CPU seconds and stdout of one CLI call."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([*MONITOR, "--config", str(cfg), "-q", *args], capture_output=True, text=True)
+    proc = subprocess.run(
+        [*MONITOR, "--config", str(cfg), "-q", *args], capture_output=True, text=True
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 3):
@@ -86,8 +99,9 @@ def decode_once(source, sites: dict, years: range) -> float:
                     bx0, by0, bx1, by1 = grid.bounds
                     xs, ys = to_src.transform([bx0, bx1, bx0, bx1], [by0, by0, by1, by1])
                     win = from_bounds(min(xs), min(ys), max(xs), max(ys), src.transform)
-                    src.read(1, window=win.round_offsets().round_lengths(), boundless=True,
-                             fill_value=0)  # fmt: skip
+                    src.read(
+                        1, window=win.round_offsets().round_lengths(), boundless=True, fill_value=0
+                    )
     return time.perf_counter() - t0
 
 
@@ -127,8 +141,10 @@ def main() -> None:
     per_site = time.perf_counter() - t0
     once = decode_once(source, sites, years)
     print(f"dense registry: {len(sites)} sites of 600 m x {len(years)} years = {n} site-years")
-    print(f"monitor run: {run_wall:.1f} s wall, {run_cpu:.1f} s CPU ({run_cpu / run_wall:.2f} cores busy), "
-          f"peak RSS {peak_mb:.0f} MB, {60 * n / run_wall:.0f} site-years/min")  # fmt: skip
+    print(
+        f"monitor run: {run_wall:.1f} s wall, {run_cpu:.1f} s CPU ({run_cpu / run_wall:.2f} cores busy), "
+        f"peak RSS {peak_mb:.0f} MB, {60 * n / run_wall:.0f} site-years/min"
+    )
     print(f"start-up (a run with nothing to do): {idle_wall:.1f} s")
     print(f"per-site floor (each site-year's windows read alone): {per_site:.1f} s")
     print(f"decode-once floor (every needed asset decoded once): {once:.2f} s")
@@ -139,9 +155,16 @@ def main() -> None:
 
         times = {}
         for workers in (1, 2):
-            with LocalCluster(n_workers=workers, threads_per_worker=1, host="127.0.0.1",
-                              dashboard_address=None, processes=True) as cluster:  # fmt: skip
-                times[workers], _, _ = timed_run(config(f"dask{workers}", cluster.scheduler_address), "run")
+            with LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                host="127.0.0.1",
+                dashboard_address=None,
+                processes=True,
+            ) as cluster:
+                times[workers], _, _ = timed_run(
+                    config(f"dask{workers}", cluster.scheduler_address), "run"
+                )
             print(f"dask, {workers} worker process(es): {times[workers]:.1f} s")
         print(f"speed-up 1 -> 2 workers: {times[1] / times[2]:.2f}x")
     print(out.strip().splitlines()[0] if out.strip() else "")

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from monitor.queries import show_history, site_statuses
 from shapely.geometry import box
 
 from monitor.config import load_config
+from monitor.queries import show_history, site_statuses
 from monitor.store import SiteRecord, Store, gpkg_blob
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,11 +45,35 @@ def main() -> None:
             kind = i % 5
             a0, rate = rng.uniform(5, 20), rng.uniform(1, 4)
             for k, year in enumerate(range(2016, 2026)):
-                area = {0: 0.0, 1: a0 + rate * k, 2: a0 + rate * min(k, 4), 3: max(0.0, a0 + rate * 4 - 8 * max(0, k - 5)),
-                        4: (a0 if k >= 8 else 0.0)}[kind] * rng.normal(1, 0.03)  # fmt: skip
+                area = {
+                    0: 0.0,
+                    1: a0 + rate * k,
+                    2: a0 + rate * min(k, 4),
+                    3: max(0.0, a0 + rate * 4 - 8 * max(0, k - 5)),
+                    4: (a0 if k >= 8 else 0.0),
+                }[kind] * rng.normal(1, 0.03)
                 area = None if rng.random() < 0.05 else max(0.0, area)
-                rows.append((f"S{i:05d}", year, area, 0.1, 5.0, 1.0, 0.2 + 0.01 * k, 0.35, 0.8, "m1", "src", "p",
-                             "[]", "[]", "[]", "2026-01-01T00:00:00Z", 1))  # fmt: skip
+                rows.append(
+                    (
+                        f"S{i:05d}",
+                        year,
+                        area,
+                        0.1,
+                        5.0,
+                        1.0,
+                        0.2 + 0.01 * k,
+                        0.35,
+                        0.8,
+                        "m1",
+                        "src",
+                        "p",
+                        "[]",
+                        "[]",
+                        "[]",
+                        "2026-01-01T00:00:00Z",
+                        1,
+                    )
+                )
         with store.transaction() as c:
             c.executemany(
                 "INSERT INTO site_years (site_id, year, mined_area_ha, mine_fraction, clear_observations,"
@@ -83,8 +107,11 @@ def main() -> None:
     print(f"history lookup (library, imports done): {(time.perf_counter() - t0) * 1000:.0f} ms")
     for args_ in (["status", "--format", "json"], ["history", "S04321", "--format", "json"]):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, str(ROOT / "cli.py"), "--config", str(cfg_path), *args_],
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, str(ROOT / "cli.py"), "--config", str(cfg_path), *args_],
+            check=True,
+            capture_output=True,
+        )
         print(
             f"monitor {' '.join(args_)} (CLI, process start included): {time.perf_counter() - t0:.2f} s"
         )

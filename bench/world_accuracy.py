@@ -73,8 +73,10 @@ def main() -> None:
             opened_ok += (
                 got["opened_year"] is not None and abs(got["opened_year"] - t["opened_year"]) <= 1
             )
-        print(f"{t['site_id']:<5} {t['trajectory']:<22} {t['expected_status']:<19} {got['status']:<19} "
-              f"{t['opened_year']}/{got['opened_year']}{'' if ok else '  <-- wrong'}")  # fmt: skip
+        print(
+            f"{t['site_id']:<5} {t['trajectory']:<22} {t['expected_status']:<19} {got['status']:<19} "
+            f"{t['opened_year']}/{got['opened_year']}{'' if ok else '  <-- wrong'}"
+        )
         for h in hist:
             if h["site_id"] == t["site_id"]:
                 ta = t["area_ha"][str(h["year"])]

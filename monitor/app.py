@@ -56,6 +56,7 @@ def ensure_demo(cfg: Config, progress=None) -> None:
 
     log.warning(
         "the demo world is missing at %s: building it now (seed %d, about a minute)",
-        cfg.demo_dir, cfg.demo.seed,
-    )  # fmt: skip
+        cfg.demo_dir,
+        cfg.demo.seed,
+    )
     build_demo(cfg.demo_dir, cfg.demo.seed, biomes=cfg.demo.biomes, progress=progress)

@@ -100,16 +100,27 @@ def fit_baseline(
     import lightgbm as lgb
 
     params = {
-        "objective": "binary", "learning_rate": 0.05, "num_leaves": 63, "min_data_in_leaf": 40,
-        "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
-        "num_threads": 2, "seed": seed, "verbose": -1,
-    }  # fmt: skip
+        "objective": "binary",
+        "learning_rate": 0.05,
+        "num_leaves": 63,
+        "min_data_in_leaf": 40,
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": 1.0,
+        "num_threads": 2,
+        "seed": seed,
+        "verbose": -1,
+    }
     train = lgb.Dataset(x, y.astype(np.float32), feature_name=list(FEATURES))
     valid = lgb.Dataset(x_val, y_val.astype(np.float32), reference=train)
     booster = lgb.train(
-        params, train, num_boost_round=600, valid_sets=[valid],
+        params,
+        train,
+        num_boost_round=600,
+        valid_sets=[valid],
         callbacks=[lgb.early_stopping(40, verbose=False)],
-    )  # fmt: skip
+    )
     log.info("baseline: %d trees", booster.best_iteration or booster.num_trees())
     return PixelBaseline(booster)
 

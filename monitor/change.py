@@ -6,7 +6,8 @@ Method, and why:
 * Detections need persistence, as in AMW's k-of-n rule: a detection (or its loss) counts once it
   holds for ``persistence`` valid years; at the end of the record, where it cannot yet, it counts
   as *possible* (GLAD's levels) with lower confidence. One noisy year flips nothing.
-* Trend: ordinary least squares of area on year (statsmodels' OLS t-test) over the active segment; growth
+* Trend: ordinary least squares of area on year (statsmodels' OLS t-test) over the active
+  segment; growth
   is *expansion* when the slope is significant (t-test, p < 0.05) and at least
   ``min_expansion_ha_per_year`` (practical significance). With at most ~10 yearly points, a
   rank-based Mann-Kendall or a Bai-Perron multiple-break search buys nothing but variance; one
@@ -34,7 +35,7 @@ from monitor.config import ChangeConfig
 __all__ = ["YearPoint", "Event", "SiteStatus", "Trajectory", "analyse", "sparkline"]
 
 #: Bump when the analysis changes: statuses cached in stores are then recomputed.
-ANALYSIS_VERSION = 5
+ANALYSIS_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class YearPoint:
     """Mean NDVI of the site's footprint."""
     ndvi_surroundings: float | None = None
     """Mean NDVI of the site's undisturbed land."""
+    water_fraction: float | None = None
+    """Share of the footprint that is open water."""
 
 
 @dataclass(frozen=True)
@@ -182,8 +185,14 @@ def _break(years: np.ndarray, area: np.ndarray) -> tuple[int | None, float, floa
         slope, icpt = _line(list(t), list(y))
         ssr_r = float(((y - icpt - slope * t) ** 2).sum())
     breaks = t[2:-2]
-    x = np.stack([np.ones((len(breaks), n)), np.minimum(t[None] - breaks[:, None], 0),
-                  np.maximum(t[None] - breaks[:, None], 0)], axis=2)  # fmt: skip
+    x = np.stack(
+        [
+            np.ones((len(breaks), n)),
+            np.minimum(t[None] - breaks[:, None], 0),
+            np.maximum(t[None] - breaks[:, None], 0),
+        ],
+        axis=2,
+    )
     xtx = np.einsum("bni,bnj->bij", x, x)
     beta = np.linalg.solve(xtx + 1e-12 * np.eye(3), np.einsum("bni,n->bi", x, y)[..., None])[..., 0]
     ssr = ((y[None] - np.einsum("bni,bi->bn", x, beta)) ** 2).sum(axis=1)
@@ -328,7 +337,9 @@ def _loss(tr: Trajectory, cfg: ChangeConfig) -> Finding | None:
     barest = min((v for y, v in tr.ndvi.items() if y <= last_detected), default=None)
     late_green = tr.ndvi.get(tr.end)
     shrank = tr.area[tr.last] < (1 - cfg.tolerance) * tr.peak
-    greened = barest is not None and late_green is not None and late_green - barest >= cfg.ndvi_recovery
+    greened = (
+        barest is not None and late_green is not None and late_green - barest >= cfg.ndvi_recovery
+    )
     if len(lost_years) < k and not (shrank or greened):
         return None
     since = int(lost_years[0])
@@ -345,16 +356,22 @@ def _stagnation(tr: Trajectory, seg: Segment, cfg: ChangeConfig) -> Finding | No
     stable_len = 0 if stable_from is None else int((seg.years >= stable_from).sum())
     # a steady line through the whole segment, with no significant break, is growth that
     # merely looks flat over its last few noisy years
-    steady_growth = seg.p < 0.05 and seg.slope >= cfg.min_expansion_ha_per_year and seg.p_brk >= 0.05
+    steady_growth = (
+        seg.p < 0.05 and seg.slope >= cfg.min_expansion_ha_per_year and seg.p_brk >= 0.05
+    )
     if stable_len < cfg.stagnation_years or steady_growth:
         return None
     since = int(stable_from)
     conf = min(0.95, 0.5 + 0.1 * stable_len)
     why = f"no growth since {since} ({seg.area[-1]:.1f} ha, within ±{cfg.tolerance:.0%})"
     if seg.brk is not None and seg.p_brk < 0.05 and abs(seg.after) < cfg.min_expansion_ha_per_year:
-        why += f"; growth of {seg.before:.1f} ha/yr stopped at {seg.brk} (break test p={seg.p_brk:.3f})"
-    found = Finding("stagnation", (Event("stagnation", since, tr.end, conf, why),), (why,),
-                    stagnant_since=since)  # fmt: skip
+        why += (
+            f"; growth of {seg.before:.1f} ha/yr stopped at {seg.brk} "
+            f"(break test p={seg.p_brk:.3f})"
+        )
+    found = Finding(
+        "stagnation", (Event("stagnation", since, tr.end, conf, why),), (why,), stagnant_since=since
+    )
     opened_end = int(tr.years[tr.last]) if _lost(tr) else tr.end
     opened_rise = _ndvi_change(tr.ndvi, int(tr.years[tr.first]), opened_end)
     rise = _ndvi_change(tr.ndvi, since, tr.end)
@@ -377,10 +394,16 @@ def _shrinking(tr: Trajectory, seg: Segment, cfg: ChangeConfig) -> Finding | Non
     peak_year = int(seg.years[int(np.argmax(seg.area))])
     rise = _ndvi_change(tr.ndvi, peak_year, tr.end)
     if rise is None or rise < cfg.ndvi_recovery / 2:
-        return Finding("active", reasons=(
-            f"footprint shrinking ({seg.trailing_slope:.1f} ha/yr) without vegetation return",))  # fmt: skip
-    why = (f"footprint shrank from {tr.peak:.1f} to {seg.area[-1]:.1f} ha since {peak_year}; "
-           f"NDVI {rise:+.2f}")  # fmt: skip
+        return Finding(
+            "active",
+            reasons=(
+                f"footprint shrinking ({seg.trailing_slope:.1f} ha/yr) without vegetation return",
+            ),
+        )
+    why = (
+        f"footprint shrank from {tr.peak:.1f} to {seg.area[-1]:.1f} ha since {peak_year}; "
+        f"NDVI {rise:+.2f}"
+    )
     event = Event("likely_abandonment", peak_year + 1, tr.end, min(0.9, 0.5 + rise), why)
     return Finding("likely_abandonment", (event,), (why,), abandoned_since=peak_year + 1)
 
@@ -395,9 +418,10 @@ def _expansion(seg: Segment, cfg: ChangeConfig) -> Finding | None:
     # slow growth shows over the whole segment before it does over four years
     trailing_weak = grow_p >= 0.05 or grow_slope < cfg.min_expansion_ha_per_year
     whole_strong = (
-        seg.p < 0.05 and seg.slope >= cfg.min_expansion_ha_per_year
+        seg.p < 0.05
+        and seg.slope >= cfg.min_expansion_ha_per_year
         and seg.trailing_slope >= seg.slope / 2
-    )  # fmt: skip
+    )
     if trailing_weak and whole_strong and len(seg.years) >= 5:
         grow_slope, grow_p = seg.slope, seg.p
     sy, sa = seg.years, seg.area
@@ -405,12 +429,32 @@ def _expansion(seg: Segment, cfg: ChangeConfig) -> Finding | None:
         broke = seg.brk is not None and seg.p_brk < 0.05 and seg.after > seg.before
         start = int(seg.brk) if broke else int(sy[0])
         conf = float(min(0.97, 1 - grow_p)) * min(1.0, len(sy) / 4)
-        why = f"growing {grow_slope:.1f} ha/yr since {start} (OLS p={grow_p:.3f}), now {sa[-1]:.1f} ha"
+        why = (
+            f"growing {grow_slope:.1f} ha/yr since {start} (OLS p={grow_p:.3f}), "
+            f"now {sa[-1]:.1f} ha"
+        )
         return Finding("expansion", (Event("expansion", start, int(sy[-1]), conf, why),), (why,))
     if len(sy) == 2 and sa[-1] - sa[0] >= max(cfg.min_expansion_ha_per_year, cfg.tolerance * sa[0]):
         why = f"grew from {sa[0]:.1f} to {sa[-1]:.1f} ha"
-        return Finding("expansion", (Event("expansion", int(sy[0]), int(sy[-1]), 0.5, why),), (why,))
+        return Finding(
+            "expansion", (Event("expansion", int(sy[0]), int(sy[-1]), 0.5, why),), (why,)
+        )
     return None
+
+
+def _landscape(tr: Trajectory, finding: Finding) -> tuple[str, ...] | None:
+    """A footprint there from the first year, that never grew, and that is mostly open water:
+    a lake or a reservoir the model took for a pit, not a mine (evidence against one)."""
+    if tr.first != 0 or finding.status not in ("stagnation", "active"):
+        return None
+    water = [p.water_fraction for p in tr.points if p.area_ha and p.water_fraction is not None]
+    if len(water) < 3 or float(np.median(water)) < 0.6:
+        return None
+    share = float(np.median(water))
+    return (
+        f"the footprint is {share:.0%} open water and has not changed since the first year "
+        f"({int(tr.years[0])}): a lake or a reservoir, not a mine",
+    )
 
 
 def _opening(tr: Trajectory) -> Event | None:
@@ -420,7 +464,9 @@ def _opening(tr: Trajectory) -> Event | None:
     year = int(tr.years[tr.first])
     at_end = tr.first == len(tr.years) - 1
     span = "end of record" if at_end else f"held {int(tr.confirmed[tr.first :].sum())} year(s)"
-    return Event("opening", year, year, 0.6 if at_end else 0.9, f"first detected in {year} ({span})")
+    return Event(
+        "opening", year, year, 0.6 if at_end else 0.9, f"first detected in {year} ({span})"
+    )
 
 
 def analyse(
@@ -437,15 +483,24 @@ def analyse(
     last_year = last_year if last_year is not None else (tr.points[-1].year if tr.points else None)
     base = dict(site_id=site_id, name=name, series=tr.points)
     if not len(tr.years):
-        return SiteStatus(status="none", confidence=0.0,
-                          reasons=("no year with enough clear observations",), **base)  # fmt: skip
+        return SiteStatus(
+            status="none",
+            confidence=0.0,
+            reasons=("no year with enough clear observations",),
+            **base,
+        )
     latest = float(tr.area[-1])
     if not tr.confirmed.any():
         noise = int(tr.detected.sum())
-        reason = "never detected" if not noise else f"{noise} isolated single-year detection(s), not confirmed"
+        reason = (
+            "never detected"
+            if not noise
+            else f"{noise} isolated single-year detection(s), not confirmed"
+        )
         conf = min(1.0, len(tr.years) / max(1, len(tr.points))) * (0.95 if not noise else 0.7)
-        return SiteStatus(status="none", latest_area_ha=latest, confidence=conf,
-                          reasons=(reason,), **base)  # fmt: skip
+        return SiteStatus(
+            status="none", latest_area_ha=latest, confidence=conf, reasons=(reason,), **base
+        )
     opening = _opening(tr)
     finding = _loss(tr, cfg)
     if finding is None:
@@ -454,6 +509,11 @@ def analyse(
         if finding is None or finding.status == "active":
             grown = _expansion(seg, cfg)
             finding = grown if grown is not None else finding or Finding("active")
+        landscape = _landscape(tr, finding)
+        if landscape is not None:
+            return SiteStatus(
+                status="none", latest_area_ha=latest, confidence=0.6, reasons=landscape, **base
+            )
     opened_year = int(tr.years[tr.first])
     status, reasons = finding.status, list(finding.reasons)
     recent = last_year - cfg.opening_recent_years + 1 if last_year is not None else None
@@ -464,21 +524,33 @@ def analyse(
         reasons.append(f"detected since {opened_year}; too little history for a trend")
     events = ((opening,) if opening else ()) + finding.events
     lost = _lost(tr)
-    activity_end = (finding.abandoned_since - 1 if finding.abandoned_since
-                    else finding.stagnant_since)  # fmt: skip
-    years_since = (tr.end - int(activity_end)
-                   if status in ("likely_abandonment", "stagnation") and activity_end else None)  # fmt: skip
+    activity_end = (
+        finding.abandoned_since - 1 if finding.abandoned_since else finding.stagnant_since
+    )
+    years_since = (
+        tr.end - int(activity_end)
+        if status in ("likely_abandonment", "stagnation") and activity_end
+        else None
+    )
     return SiteStatus(
-        status=status, opened_year=opened_year, stagnant_since=finding.stagnant_since,
-        abandoned_since=finding.abandoned_since, last_detected_year=int(tr.years[tr.last]),
-        latest_area_ha=latest, restoration_candidate=status == "likely_abandonment",
+        status=status,
+        opened_year=opened_year,
+        stagnant_since=finding.stagnant_since,
+        abandoned_since=finding.abandoned_since,
+        last_detected_year=int(tr.years[tr.last]),
+        latest_area_ha=latest,
+        restoration_candidate=status == "likely_abandonment",
         confidence=_confidence(status, list(events), len(tr.years), len(tr.points)),
-        events=events, reasons=tuple(reasons), peak_area_ha=tr.peak,
+        events=events,
+        reasons=tuple(reasons),
+        peak_area_ha=tr.peak,
         years_since_activity=years_since,
-        ndvi_recovery=_ndvi_change(tr.ndvi, opened_year,
-                                   int(tr.years[tr.last]) if lost else tr.end),
-        ndvi_deficit=_deficit([p for p in tr.points if p.area_ha is not None]), **base,
-    )  # fmt: skip
+        ndvi_recovery=_ndvi_change(
+            tr.ndvi, opened_year, int(tr.years[tr.last]) if lost else tr.end
+        ),
+        ndvi_deficit=_deficit([p for p in tr.points if p.area_ha is not None]),
+        **base,
+    )
 
 
 def _lost(tr: Trajectory) -> bool:

@@ -36,8 +36,13 @@ class Detection:
 
     def crop(self, grid: Grid) -> Detection:
         rows, cols = self.grid.window_of(grid)
-        return replace(self, grid=grid, probability=self.probability[rows, cols],
-                       mask=self.mask[rows, cols], valid=self.valid[rows, cols])  # fmt: skip
+        return replace(
+            self,
+            grid=grid,
+            probability=self.probability[rows, cols],
+            mask=self.mask[rows, cols],
+            valid=self.valid[rows, cols],
+        )
 
 
 def _nd(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -252,12 +252,20 @@ def _season_rules(raw: Any) -> tuple:
         if not isinstance(rule, dict) or set(rule) != {"bbox", "months"}:
             raise ConfigError(f"config key `{where}` must have exactly `bbox` and `months`")
         bbox, months = rule["bbox"], rule["months"]
-        ok_box = isinstance(bbox, list) and len(bbox) == 4 and all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in bbox)  # fmt: skip
+        ok_box = (
+            isinstance(bbox, list)
+            and len(bbox) == 4
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in bbox)
+        )
         if not ok_box or not (-180 <= bbox[0] < bbox[2] <= 180 and -90 <= bbox[1] < bbox[3] <= 90):
-            raise ConfigError(f"config key `{where}.bbox` must be [west, south, east, north] in degrees")
-        if not isinstance(months, list) or not months or not all(
-                isinstance(m, int) and 1 <= m <= 12 for m in months):  # fmt: skip
+            raise ConfigError(
+                f"config key `{where}.bbox` must be [west, south, east, north] in degrees"
+            )
+        if (
+            not isinstance(months, list)
+            or not months
+            or not all(isinstance(m, int) and 1 <= m <= 12 for m in months)
+        ):
             raise ConfigError(f"config key `{where}.months` must list months 1-12")
         rules.append((tuple(float(v) for v in bbox), tuple(months)))
     return tuple(rules)
@@ -304,10 +312,13 @@ def _section(cls: type, raw: Any, name: str) -> Any:
     unknown = sorted(set(raw) - names)
     if unknown:
         raise ConfigError(
-            f"unknown config key `{name}.{unknown[0]}`; known keys of `{name}`: {', '.join(sorted(names))}"
+            f"unknown config key `{name}.{unknown[0]}`; known keys of `{name}`: "
+            f"{', '.join(sorted(names))}"
         )
-    checked = {k: v if k == "seasons" and name == "composite" else _coerce(v, hints[k], f"{name}.{k}")
-               for k, v in raw.items()}  # fmt: skip
+    checked = {
+        k: v if k == "seasons" and name == "composite" else _coerce(v, hints[k], f"{name}.{k}")
+        for k, v in raw.items()
+    }
     return cls(**checked)
 
 
@@ -355,7 +366,12 @@ def _validate(cfg: Config) -> None:
         value = getattr(getattr(cfg, section), name)
         if not lo <= value <= hi:
             raise ConfigError(f"config key `{key}` is {value}; use a value from {lo} to {hi}")
-    if cfg.demo.biomes and not set(cfg.demo.biomes) <= {"savanna", "rainforest", "arid", "temperate"}:
+    if cfg.demo.biomes and not set(cfg.demo.biomes) <= {
+        "savanna",
+        "rainforest",
+        "arid",
+        "temperate",
+    }:
         raise ConfigError("config key `demo.biomes` lists savanna, rainforest, arid or temperate")
     if cfg.source.kind not in SOURCE_KINDS:
         raise ConfigError(
@@ -397,7 +413,8 @@ def load_config(path: str | Path) -> Config:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""
         raise ConfigError(
-            f"{path}: not valid YAML{line} ({getattr(exc, 'problem', None) or exc.__class__.__name__});"
+            f"{path}: not valid YAML{line} "
+            f"({getattr(exc, 'problem', None) or exc.__class__.__name__});"
             " fix the file"
         ) from None
     if not isinstance(raw, dict):

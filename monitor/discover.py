@@ -30,8 +30,19 @@ from monitor.store import Store
 __all__ = ["Discovery", "discover", "discovery_records", "DISCOVERY_FIELDS"]
 
 #: Keys of `discover --format json|csv` (DESIGN.md contract).
-DISCOVERY_FIELDS = ("candidate_id", "lon", "lat", "first_year", "last_year", "latest_area_ha",
-                    "peak_area_ha", "status", "confidence", "nearest_site", "distance_km")  # fmt: skip
+DISCOVERY_FIELDS = (
+    "candidate_id",
+    "lon",
+    "lat",
+    "first_year",
+    "last_year",
+    "latest_area_ha",
+    "peak_area_ha",
+    "status",
+    "confidence",
+    "nearest_site",
+    "distance_km",
+)
 _JOIN_M = 50.0
 
 
@@ -60,13 +71,18 @@ class Discovery:
         years = [y for y, a in sorted(self.areas.items()) if a > 0]
         c = self.footprint.centroid
         return {
-            "candidate_id": self.candidate_id, "lon": round(c.x, 6), "lat": round(c.y, 6),
-            "first_year": years[0] if years else None, "last_year": years[-1] if years else None,
+            "candidate_id": self.candidate_id,
+            "lon": round(c.x, 6),
+            "lat": round(c.y, 6),
+            "first_year": years[0] if years else None,
+            "last_year": years[-1] if years else None,
             "latest_area_ha": round(self.areas[max(self.areas)], 2),
-            "peak_area_ha": round(max(self.areas.values()), 2), "status": self.status,
-            "confidence": round(self.confidence, 3), "nearest_site": self.nearest_site,
+            "peak_area_ha": round(max(self.areas.values()), 2),
+            "status": self.status,
+            "confidence": round(self.confidence, 3),
+            "nearest_site": self.nearest_site,
             "distance_km": round(self.distance_km, 3),
-        }  # fmt: skip
+        }
 
 
 def _local(geoms, crs):
@@ -110,7 +126,9 @@ def discover(
             f"to {ring_km} in the config and run `monitor run --force` to scan that far"
         )
     if ring_km <= 0:
-        raise MonitorError("discovery is off (discovery.ring_km is 0); set it and rerun `monitor run`")
+        raise MonitorError(
+            "discovery is off (discovery.ring_km is 0); set it and rerun `monitor run`"
+        )
     with open_store(cfg) as store:
         sites = store.sites()
         found = _find(cfg, store, sites, ring_km, years)
@@ -131,9 +149,12 @@ def _find(cfg: Config, store: Store, sites, ring_km: float, years: range | None)
             continue
         c = (site.geometry if site else geom).centroid
         crs = utm_crs(c.x, c.y).to_string()
-        if site is not None:  # a ring patch: within --ring-km of its site; an AOI patch: anywhere
-            if to_crs(geom, 4326, crs).distance(to_crs(site.geometry, 4326, crs)) > ring_km * 1000:
-                continue
+        # a ring patch lies within --ring-km of its site; an AOI patch anywhere
+        far = site is not None and (
+            to_crs(geom, 4326, crs).distance(to_crs(site.geometry, 4326, crs)) > ring_km * 1000
+        )
+        if far:
+            continue
         if geom.intersects(concessions):
             continue  # a registered site's own mine, seen from its neighbour's ring
         patches.append((year, geom, area, prob, crs))
@@ -143,8 +164,9 @@ def _find(cfg: Config, store: Store, sites, ring_km: float, years: range | None)
         zone = [p for p in patches if p[4] == crs]
         groups, local = _groups(zone, crs)
         for idx in groups:
-            d = _candidate(cfg, [zone[i] for i in idx], [local[i] for i in idx], crs, scanned,
-                           sites, known)  # fmt: skip
+            d = _candidate(
+                cfg, [zone[i] for i in idx], [local[i] for i in idx], crs, scanned, sites, known
+            )
             if d is not None:
                 out.append(d)
     return sorted(out, key=lambda d: (-d.confidence, -max(d.areas.values()), d.candidate_id))
@@ -174,21 +196,25 @@ def _candidate(cfg, members, local, crs, scanned, sites, known) -> Discovery | N
     near = min(sites, key=lambda s: to_crs(s.geometry, 4326, crs).distance(extent_local))
     dist = to_crs(near.geometry, 4326, crs).distance(extent_local) / 1000
     conf = min(1.0, st.confidence * (0.5 + 0.5 * min(1.0, best_prob)))
-    return Discovery(cid, footprint, extent, dict(sorted(areas.items())), st.status, conf,
-                     near.site_id, dist)  # fmt: skip
+    return Discovery(
+        cid, footprint, extent, dict(sorted(areas.items())), st.status, conf, near.site_id, dist
+    )
 
 
 def discovery_records(cfg: Config, store: Store) -> list[dict]:
     """The stored candidates as `monitor export --what discoveries` writes them: polygons with
     a `site_id` (the candidate id) and a name, ready for `monitor sites import`."""
     return [
-        {"site_id": rec["candidate_id"],
-         "name": f"candidate {rec['candidate_id']} (near {rec['nearest_site']})",
-         **{k: rec[k] for k in DISCOVERY_FIELDS if k != "candidate_id"},
-         "begin": str(rec["first_year"] or ""), "end": str(rec["last_year"] or ""),
-         "geometry": geom}
+        {
+            "site_id": rec["candidate_id"],
+            "name": f"candidate {rec['candidate_id']} (near {rec['nearest_site']})",
+            **{k: rec[k] for k in DISCOVERY_FIELDS if k != "candidate_id"},
+            "begin": str(rec["first_year"] or ""),
+            "end": str(rec["last_year"] or ""),
+            "geometry": geom,
+        }
         for rec, geom in store.discoveries()
-    ]  # fmt: skip
+    ]
 
 
 def scanned_area_km2(cfg: Config, store: Store, ring_km: float) -> float:
@@ -197,13 +223,18 @@ def scanned_area_km2(cfg: Config, store: Store, ring_km: float) -> float:
     if not sites:
         return 0.0
     total = 0.0
-    for zone in sorted({utm_crs(s.geometry.centroid.x, s.geometry.centroid.y).to_string() for s in sites}):
-        mine = [s for s in sites if utm_crs(s.geometry.centroid.x, s.geometry.centroid.y).to_string() == zone]
+    for zone in sorted(
+        {utm_crs(s.geometry.centroid.x, s.geometry.centroid.y).to_string() for s in sites}
+    ):
+        mine = [
+            s
+            for s in sites
+            if utm_crs(s.geometry.centroid.x, s.geometry.centroid.y).to_string() == zone
+        ]
         local = _local([s.geometry for s in mine], zone)
         rings = shapely.unary_union([g.buffer(ring_km * 1000) for g in local])
         total += rings.difference(shapely.unary_union(local)).area / 1e6
     return total
-
 
 
 def scan_aoi(cfg: Config, path, years: range, progress=None) -> int:
@@ -223,7 +254,9 @@ def scan_aoi(cfg: Config, path, years: range, progress=None) -> int:
     try:
         aoi = gpd.read_file(path).to_crs(4326)
     except Exception as exc:
-        raise MonitorError(f"{path}: cannot read the area of interest ({exc.__class__.__name__})") from None
+        raise MonitorError(
+            f"{path}: cannot read the area of interest ({exc.__class__.__name__})"
+        ) from None
     model = load_model(cfg.model)
     source = open_source(cfg.source)
     params = CompositeParams.from_config(cfg)
@@ -231,21 +264,33 @@ def scan_aoi(cfg: Config, path, years: range, progress=None) -> int:
     side = cfg.compute.max_group_px
     kept = 0
     with open_store(cfg) as store:
-        concessions = shapely.unary_union([s.geometry for s in store.sites()] or [shapely.Polygon()])
+        concessions = shapely.unary_union(
+            [s.geometry for s in store.sites()] or [shapely.Polygon()]
+        )
         for k, poly in enumerate(aoi.geometry.make_valid()):
             try:
                 full = site_grid(poly, 0.0)
             except ValueError as exc:
                 raise MonitorError(f"{path}: area {k} {exc}") from None
-            tiles = [Grid(full.crs, full.x0 + c * 10.0, full.y1 - r * 10.0,
-                          min(side, full.width - c), min(side, full.height - r))
-                     for r in range(0, full.height, side) for c in range(0, full.width, side)]  # fmt: skip
+            tiles = [
+                Grid(
+                    full.crs,
+                    full.x0 + c * 10.0,
+                    full.y1 - r * 10.0,
+                    min(side, full.width - c),
+                    min(side, full.height - r),
+                )
+                for r in range(0, full.height, side)
+                for c in range(0, full.width, side)
+            ]
             for year in years:
                 patches = []
                 for tile in tiles:
                     comp = quantized(build_composite(source, tile, year, params, name=f"aoi-{k}"))
                     det = detect(comp, model, det_params)
-                    inside = polygon_mask(poly.difference(concessions), tile.shape, tile.transform, tile.crs)
+                    inside = polygon_mask(
+                        poly.difference(concessions), tile.shape, tile.transform, tile.crs
+                    )
                     labels, _ = ndimage.label(det.mask & inside, structure=np.ones((3, 3), bool))
                     for j, sl in enumerate(ndimage.find_objects(labels), 1):
                         part = labels[sl] == j
@@ -253,17 +298,25 @@ def scan_aoi(cfg: Config, path, years: range, progress=None) -> int:
 
                         t = tile.transform * Affine.translation(sl[1].start, sl[0].start)
                         prob = det.probability[sl][part]
-                        patches.append((mask_polygon(part, t, tile.crs), float(part.sum() * 0.01),
-                                        float(np.nanmean(prob)) if prob.size else 0.0))  # fmt: skip
+                        patches.append(
+                            (
+                                mask_polygon(part, t, tile.crs),
+                                float(part.sum() * 0.01),
+                                float(np.nanmean(prob)) if prob.size else 0.0,
+                            )
+                        )
                 store.put_aoi_patches(f"aoi:{k}", year, patches)
                 kept += len(patches)
                 if progress:
-                    progress(len(list(years)) * k + years.index(year) + 1, len(list(years)) * len(aoi))
+                    progress(
+                        len(list(years)) * k + years.index(year) + 1, len(list(years)) * len(aoi)
+                    )
     return kept
 
 
-def show_discoveries(cfg: Config, *, ring_km=None, aoi=None, years=None, fmt="table",
-                     progress=None) -> str:  # fmt: skip
+def show_discoveries(
+    cfg: Config, *, ring_km=None, aoi=None, years=None, fmt="table", progress=None
+) -> str:
     """`monitor discover`: scan the --aoi if given, find the candidates, render them."""
     from monitor.formats import render
 
@@ -276,11 +329,15 @@ def show_discoveries(cfg: Config, *, ring_km=None, aoi=None, years=None, fmt="ta
 def _table(records: list[dict]) -> str:
     if not records:
         return "no candidate mine outside the registered concessions"
-    lines = [f"{'candidate':<10} {'lon':>10} {'lat':>9} {'years':>9} {'ha':>6} {'status':<18} "
-             f"{'conf':>4}  near"]  # fmt: skip
+    lines = [
+        f"{'candidate':<10} {'lon':>10} {'lat':>9} {'years':>9} {'ha':>6} {'status':<18} "
+        f"{'conf':>4}  near"
+    ]
     for r in records:
         span = f"{r['first_year']}-{r['last_year']}"
-        lines.append(f"{r['candidate_id']:<10} {r['lon']:>10.4f} {r['lat']:>9.4f} {span:>9} "
-                     f"{r['latest_area_ha']:>6.1f} {r['status']:<18} {r['confidence']:>4.2f}  "
-                     f"{r['nearest_site']} ({r['distance_km']:.1f} km)"[:120])  # fmt: skip
+        lines.append(
+            f"{r['candidate_id']:<10} {r['lon']:>10.4f} {r['lat']:>9.4f} {span:>9} "
+            f"{r['latest_area_ha']:>6.1f} {r['status']:<18} {r['confidence']:>4.2f}  "
+            f"{r['nearest_site']} ({r['distance_km']:.1f} km)"[:120]
+        )
     return "\n".join(lines)

@@ -125,8 +125,14 @@ def evaluate(cfg: Config, reference: Path, year: int) -> Evaluation:
     if is_raster:
         ref = np.full(comp.shape, LABEL_IGNORE, np.uint8)
         with rasterio.open(reference) as src:
-            reproject(rasterio.band(src, 1), ref, dst_transform=comp.transform, dst_crs=comp.crs,
-                      dst_nodata=LABEL_IGNORE, resampling=Resampling.nearest)  # fmt: skip
+            reproject(
+                rasterio.band(src, 1),
+                ref,
+                dst_transform=comp.transform,
+                dst_crs=comp.crs,
+                dst_nodata=LABEL_IGNORE,
+                resampling=Resampling.nearest,
+            )
     else:
         ref = rasterize_labels(labels, comp.shape, comp.transform, comp.crs)
     mmu = cfg.detection.min_mapping_unit_ha
@@ -139,8 +145,9 @@ def evaluate(cfg: Config, reference: Path, year: int) -> Evaluation:
     index_rule = _figures(baseline_mask(comp.reflectance)[keep], truth, comp.pixel_area_ha)
     learned = load_baseline(model.path, model.meta.baseline)
     if learned is not None:
-        base = mask_from_probability(learned.predict(comp.reflectance), det.valid,
-                                     learned.threshold, min_pixels)  # fmt: skip
+        base = mask_from_probability(
+            learned.predict(comp.reflectance), det.valid, learned.threshold, min_pixels
+        )
         baseline = _figures(base[keep], truth, comp.pixel_area_ha)
     return Evaluation(
         year=year,
@@ -164,10 +171,14 @@ def format_evaluation(ev: Evaluation, fmt: str) -> str:
     cols = [("FCN", ev.model), (ev.baseline_kind, ev.baseline)]
     if ev.baseline_kind != "index_rule":
         cols.append(("index_rule", ev.index_baseline))
-    lines = [f"year {ev.year}, model {ev.model_version}",
-             f"{'':<28}" + "".join(f" {name:>11}" for name, _ in cols)]  # fmt: skip
+    lines = [
+        f"year {ev.year}, model {ev.model_version}",
+        f"{'':<28}" + "".join(f" {name:>11}" for name, _ in cols),
+    ]
     for label, key in rows:
         lines.append(f"{label:<28}" + "".join(f" {fig[key]:>11.4f}" for _, fig in cols))
     for k in ("tp", "fp", "fn", "tn"):
-        lines.append(f"{k + ' (km²)':<28}" + "".join(f" {fig['area_km2'][k]:>11.3f}" for _, fig in cols))
+        lines.append(
+            f"{k + ' (km²)':<28}" + "".join(f" {fig['area_km2'][k]:>11.3f}" for _, fig in cols)
+        )
     return "\n".join(lines)

@@ -18,8 +18,12 @@ __all__ = ["EXPORTS", "FORMATS", "ExportResult", "export"]
 
 EXPORTS = ("footprints", "candidates", "history", "discoveries")
 #: Format -> (GDAL driver, file suffix).
-FORMATS = {"gpkg": ("GPKG", ".gpkg"), "geojson": ("GeoJSON", ".geojson"),
-           "kml": ("LIBKML", ".kml"), "csv": ("CSV", ".csv")}  # fmt: skip
+FORMATS = {
+    "gpkg": ("GPKG", ".gpkg"),
+    "geojson": ("GeoJSON", ".geojson"),
+    "kml": ("LIBKML", ".kml"),
+    "csv": ("CSV", ".csv"),
+}
 
 
 @dataclass(frozen=True)
@@ -38,10 +42,18 @@ def _footprints(cfg: Config, store) -> list[dict]:
     out = []
     for (site_id, year), geom in sorted(store.all_footprints().items()):
         r = rows.get((site_id, year))
-        out.append({"site_id": site_id, "name": names.get(site_id, site_id), "year": year,
-                    "area_ha": round(r.mined_area_ha, 2) if r and r.mined_area_ha else None,
-                    "model_version": r.model_version if r else "",
-                    "begin": f"{year}-01-01", "end": f"{year}-12-31", "geometry": geom})  # fmt: skip
+        out.append(
+            {
+                "site_id": site_id,
+                "name": names.get(site_id, site_id),
+                "year": year,
+                "area_ha": round(r.mined_area_ha, 2) if r and r.mined_area_ha else None,
+                "model_version": r.model_version if r else "",
+                "begin": f"{year}-01-01",
+                "end": f"{year}-12-31",
+                "geometry": geom,
+            }
+        )
     return out
 
 
@@ -54,14 +66,24 @@ def _candidates(cfg: Config, store) -> list[dict]:
     out = []
     for c in sorted(ranked.values(), key=lambda c: c.rank):
         s = statuses[c.site_id]
-        out.append({"rank": c.rank, "site_id": s.site_id, "name": s.name, "status": s.status,
-                    "score": c.score, "confidence": round(s.confidence, 3),
-                    "latest_area_ha": s.latest_area_ha, "peak_area_ha": round(s.peak_area_ha, 2),
-                    "years_since_activity": s.years_since_activity,
-                    "protected_overlap": round(c.protected_overlap, 3),
-                    "reasons": "; ".join(c.reasons), "begin": f"{s.opened_year or ''}",
-                    "end": f"{s.abandoned_since or ''}",
-                    "geometry": geoms[c.site_id].representative_point()})  # fmt: skip
+        out.append(
+            {
+                "rank": c.rank,
+                "site_id": s.site_id,
+                "name": s.name,
+                "status": s.status,
+                "score": c.score,
+                "confidence": round(s.confidence, 3),
+                "latest_area_ha": s.latest_area_ha,
+                "peak_area_ha": round(s.peak_area_ha, 2),
+                "years_since_activity": s.years_since_activity,
+                "protected_overlap": round(c.protected_overlap, 3),
+                "reasons": "; ".join(c.reasons),
+                "begin": f"{s.opened_year or ''}",
+                "end": f"{s.abandoned_since or ''}",
+                "geometry": geoms[c.site_id].representative_point(),
+            }
+        )
     return out
 
 
@@ -69,9 +91,15 @@ def _history(cfg: Config, store) -> list[dict]:
     from monitor.queries import history_records
 
     points = {s.site_id: s.geometry.representative_point() for s in store.sites(retired=True)}
-    return [rec | {"begin": f"{rec['year']}-01-01", "end": f"{rec['year']}-12-31",
-                   "geometry": points.get(rec["site_id"])}
-            for rec in history_records(store.site_years())]  # fmt: skip
+    return [
+        rec
+        | {
+            "begin": f"{rec['year']}-01-01",
+            "end": f"{rec['year']}-12-31",
+            "geometry": points.get(rec["site_id"]),
+        }
+        for rec in history_records(store.site_years())
+    ]
 
 
 def _discoveries(cfg: Config, store) -> list[dict]:
@@ -80,8 +108,12 @@ def _discoveries(cfg: Config, store) -> list[dict]:
     return discovery_records(cfg, store)
 
 
-_BUILDERS = {"footprints": _footprints, "candidates": _candidates, "history": _history,
-             "discoveries": _discoveries}  # fmt: skip
+_BUILDERS = {
+    "footprints": _footprints,
+    "candidates": _candidates,
+    "history": _history,
+    "discoveries": _discoveries,
+}
 
 
 def export(cfg: Config, what: str, fmt: str, out: Path | None = None) -> ExportResult:
@@ -91,7 +123,9 @@ def export(cfg: Config, what: str, fmt: str, out: Path | None = None) -> ExportR
     from monitor.queries import open_store
 
     if what not in EXPORTS or fmt not in FORMATS:
-        raise MonitorError(f"export {what!r} as {fmt!r}: choose from {EXPORTS} and {tuple(FORMATS)}")
+        raise MonitorError(
+            f"export {what!r} as {fmt!r}: choose from {EXPORTS} and {tuple(FORMATS)}"
+        )
     driver, suffix = FORMATS[fmt]
     out = Path(out) if out else cfg.reports / f"{what}{suffix}"
     with open_store(cfg) as store:

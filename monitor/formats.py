@@ -21,12 +21,29 @@ __all__ = [
 ]
 
 #: Keys of `history --format json|csv` (DESIGN.md contract).
-HISTORY_FIELDS = ("site_id", "year", "mined_area_ha", "mine_fraction", "clear_observations",
-                  "ndvi", "model_version")  # fmt: skip
+HISTORY_FIELDS = (
+    "site_id",
+    "year",
+    "mined_area_ha",
+    "mine_fraction",
+    "clear_observations",
+    "ndvi",
+    "model_version",
+)
 #: Keys of `status --format json|csv` (DESIGN.md contract).
-STATUS_FIELDS = ("site_id", "name", "status", "opened_year", "stagnant_since", "abandoned_since",
-                 "last_detected_year", "latest_area_ha", "restoration_candidate", "confidence",
-                 "events")  # fmt: skip
+STATUS_FIELDS = (
+    "site_id",
+    "name",
+    "status",
+    "opened_year",
+    "stagnant_since",
+    "abandoned_since",
+    "last_detected_year",
+    "latest_area_ha",
+    "restoration_candidate",
+    "confidence",
+    "events",
+)
 SITE_FIELDS = ("site_id", "name", "area_ha", "lon", "lat", "source_file")
 
 
@@ -35,13 +52,18 @@ def _csv(fields: Sequence[str], records: list[dict]) -> str:
     w = csv.DictWriter(buf, fieldnames=list(fields), lineterminator="\n", extrasaction="ignore")
     w.writeheader()
     for rec in records:
-        w.writerow({k: json.dumps(v) if isinstance(v, list | dict) else ("" if v is None else v)
-                    for k, v in rec.items()})  # fmt: skip
+        w.writerow(
+            {
+                k: json.dumps(v) if isinstance(v, list | dict) else ("" if v is None else v)
+                for k, v in rec.items()
+            }
+        )
     return buf.getvalue().rstrip("\n")
 
 
-def render(records: list[dict], fields: Sequence[str], fmt: str,
-           table: Callable[[list[dict]], str]) -> str:  # fmt: skip
+def render(
+    records: list[dict], fields: Sequence[str], fmt: str, table: Callable[[list[dict]], str]
+) -> str:
     """``records`` as JSON (a list), CSV (``fields`` as columns) or ``table(records)``."""
     if fmt == "json":
         return json.dumps(records, indent=1)
@@ -63,15 +85,19 @@ def history_table(records: list[dict], statuses: dict[str, SiteStatus] | None = 
     for r in records:  # one pass: rows come sorted by site and year
         groups.setdefault(r["site_id"], []).append(r)
     for site_id, rows in groups.items():
-        head = (f"{site_id}  {rows[0]['year']}-{rows[-1]['year']}  "
-                f"area {sparkline([r['mined_area_ha'] for r in rows])}")  # fmt: skip
+        head = (
+            f"{site_id}  {rows[0]['year']}-{rows[-1]['year']}  "
+            f"area {sparkline([r['mined_area_ha'] for r in rows])}"
+        )
         st = statuses.get(site_id)
         if st is not None:
             head += f"  {st.status}"
         lines.append(head[:80])
         for e in st.events if st is not None else ():
             lines.append(f"  {e.flag} {e.start}-{e.end}: {e.reason}"[:80])
-        lines.append(f"  {'year':>4} {'area ha':>8} {'fraction':>8} {'clear':>5} {'ndvi':>6}  model")
+        lines.append(
+            f"  {'year':>4} {'area ha':>8} {'fraction':>8} {'clear':>5} {'ndvi':>6}  model"
+        )
         for r in rows:
             lines.append(
                 f"  {r['year']:>4} {_num(r['mined_area_ha']):>8} {_num(r['mine_fraction'], 3):>8} "
@@ -102,6 +128,8 @@ def status_table(records: list[dict], statuses: dict[str, SiteStatus]) -> str:
 def sites_table(records: list[dict]) -> str:
     lines = [f"{'site':<12} {'name':<28} {'area ha':>9} {'lon':>10} {'lat':>9}"]
     for r in records:
-        lines.append(f"{r['site_id'][:12]:<12} {r['name'][:28]:<28} {r['area_ha']:>9.1f} "
-                     f"{r['lon']:>10.4f} {r['lat']:>9.4f}")  # fmt: skip
+        lines.append(
+            f"{r['site_id'][:12]:<12} {r['name'][:28]:<28} {r['area_ha']:>9.1f} "
+            f"{r['lon']:>10.4f} {r['lat']:>9.4f}"
+        )
     return "\n".join(lines)

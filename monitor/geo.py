@@ -57,7 +57,12 @@ class Grid:
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
-        return (self.x0, self.y1 - self.height * RESOLUTION, self.x0 + self.width * RESOLUTION, self.y1)
+        return (
+            self.x0,
+            self.y1 - self.height * RESOLUTION,
+            self.x0 + self.width * RESOLUTION,
+            self.y1,
+        )
 
     def geobox(self):
         from odc.geo.geobox import GeoBox
@@ -124,7 +129,9 @@ def union_grid(grids: list[Grid]) -> Grid:
     y1 = max(g.y1 for g in grids)
     x1 = max(g.x0 + g.width * RESOLUTION for g in grids)
     y0 = min(g.y1 - g.height * RESOLUTION for g in grids)
-    return Grid(crs.pop(), x0, y1, int(round((x1 - x0) / RESOLUTION)), int(round((y1 - y0) / RESOLUTION)))
+    return Grid(
+        crs.pop(), x0, y1, int(round((x1 - x0) / RESOLUTION)), int(round((y1 - y0) / RESOLUTION))
+    )
 
 
 def polygon_mask(geometry, grid_shape: tuple[int, int], transform: Affine, crs: str) -> np.ndarray:
@@ -143,6 +150,8 @@ def mask_polygon(mask: np.ndarray, transform: Affine, crs: str):
 
     if not mask.any():
         return None
-    polys = [shape(g) for g, _ in rasterio.features.shapes(mask.astype(np.uint8), mask=mask,
-                                                            transform=transform)]  # fmt: skip
+    polys = [
+        shape(g)
+        for g, _ in rasterio.features.shapes(mask.astype(np.uint8), mask=mask, transform=transform)
+    ]
     return to_crs(shapely.unary_union(polys), crs, 4326)

@@ -63,7 +63,9 @@ def read_labels(
         bad = given.notna() & ((given < 2015) | (given > 2100) | (given % 1 != 0))
         if bad.any():
             idx = gdf.index[bad][0]
-            raise MonitorError(f"{path}: record {idx} has year {gdf['year'][idx]!r}; use a year like 2021")
+            raise MonitorError(
+                f"{path}: record {idx} has year {gdf['year'][idx]!r}; use a year like 2021"
+            )
         years = np.where(given.notna(), given.fillna(0).astype(np.int64), years)
     gdf = gdf.assign(cls=np.array(cls, np.uint8), kind=kind, year=years)
     gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()]

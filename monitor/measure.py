@@ -38,8 +38,14 @@ class NdviGrid:
 
     def encode(self) -> tuple[bytes, str]:
         q = np.where(np.isnan(self.values), -128, np.clip(np.round(self.values * 100), -100, 100))
-        meta = {"crs": self.grid.crs, "x0": self.grid.x0, "y1": self.grid.y1,
-                "width": self.grid.width, "height": self.grid.height, "scale": 0.01}  # fmt: skip
+        meta = {
+            "crs": self.grid.crs,
+            "x0": self.grid.x0,
+            "y1": self.grid.y1,
+            "width": self.grid.width,
+            "height": self.grid.height,
+            "scale": 0.01,
+        }
         return zlib.compress(q.astype(np.int8).tobytes(), 6), json.dumps(meta)
 
     @classmethod
@@ -91,19 +97,29 @@ def measure_site_year(
     rows, cols = comp.grid.window_of(cgrid)
     blob, meta = NdviGrid(cgrid, np.where(inside, nd, np.nan)[rows, cols]).encode()
     return SiteYear(
-        site_id=site_id, year=comp.year, mined_area_ha=area,
+        site_id=site_id,
+        year=comp.year,
+        mined_area_ha=area,
         mine_fraction=(area / (n_site * comp.pixel_area_ha)) if enough and n_site else None,
-        clear_observations=clear_obs, valid_fraction=valid_fraction,
+        clear_observations=clear_obs,
+        valid_fraction=valid_fraction,
         ndvi=_mean(nd, mine) if enough else None,
         ndvi_surroundings=_mean(nd, inside & ~mine) if enough else None,
         water_fraction=float(water[mine].mean()) if enough and mine.any() else None,
-        model_version=det.model_version, source_key=comp.source_key, params_key=params_key,
-        items_used=comp.items_used, items_skipped=comp.items_skipped, baselines=comp.baselines,
+        model_version=det.model_version,
+        source_key=comp.source_key,
+        params_key=params_key,
+        items_used=comp.items_used,
+        items_skipped=comp.items_skipped,
+        baselines=comp.baselines,
         footprint=mask_polygon(mine, comp.transform, comp.crs) if enough else None,
         mean_probability=_mean(det.probability, mine) if mine.any() else None,
-        ndvi_grid=blob, ndvi_grid_meta=meta, geometry_hash=geometry_hash, season=season,
+        ndvi_grid=blob,
+        ndvi_grid_meta=meta,
+        geometry_hash=geometry_hash,
+        season=season,
         computed_at=now(),
-    )  # fmt: skip
+    )
 
 
 def union_ndvi(
@@ -150,8 +166,13 @@ def ring_patches(row: SiteYear, geometry, det: Detection, ring_m: float, mmu_ha:
         if part.sum() * pixel_ha < mmu_ha:
             continue
         transform = det.grid.transform * Affine.translation(sl[1].start, sl[0].start)
-        patches.append((mask_polygon(part, transform, det.grid.crs), float(part.sum() * pixel_ha),
-                        _mean(det.probability[sl], part) or 0.0))  # fmt: skip
+        patches.append(
+            (
+                mask_polygon(part, transform, det.grid.crs),
+                float(part.sum() * pixel_ha),
+                _mean(det.probability[sl], part) or 0.0,
+            )
+        )
     ring = reach & ~inside
     valid = float(det.valid[ring].mean()) if ring.any() else None
     return replace(row, ring_patches=tuple(patches), ring_valid_fraction=valid)

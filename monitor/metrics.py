@@ -23,8 +23,12 @@ def scores(c: dict[str, int]) -> dict[str, float]:
     tp, fp, fn, tn = c["tp"], c["fp"], c["fn"], c["tn"]
     n = tp + fp + fn + tn
     if n == 0:
-        return {"overall_accuracy": float("nan"), "kappa": float("nan"),
-                "producers_accuracy": float("nan"), "users_accuracy": float("nan")}  # fmt: skip
+        return {
+            "overall_accuracy": float("nan"),
+            "kappa": float("nan"),
+            "producers_accuracy": float("nan"),
+            "users_accuracy": float("nan"),
+        }
     oa = (tp + tn) / n
     pe = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / (n * n)
     kappa = (oa - pe) / (1 - pe) if pe < 1 else 1.0

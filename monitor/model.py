@@ -89,12 +89,16 @@ class ModelMeta:
         try:
             raw = json.loads(Path(path).read_text())
             meta = cls(
-                version=str(raw["version"]), bands=tuple(raw["bands"]),
-                mean=tuple(float(v) for v in raw["mean"]), std=tuple(float(v) for v in raw["std"]),
-                patch_size=int(raw["patch_size"]), threshold=float(raw.get("threshold", 0.5)),
-                training=raw.get("training", {}), metrics=raw.get("metrics", {}),
+                version=str(raw["version"]),
+                bands=tuple(raw["bands"]),
+                mean=tuple(float(v) for v in raw["mean"]),
+                std=tuple(float(v) for v in raw["std"]),
+                patch_size=int(raw["patch_size"]),
+                threshold=float(raw.get("threshold", 0.5)),
+                training=raw.get("training", {}),
+                metrics=raw.get("metrics", {}),
                 baseline=raw.get("baseline", {}),
-            )  # fmt: skip
+            )
         except FileNotFoundError:
             raise ModelError(
                 f"model metadata {path} not found; it must sit beside the .keras file "
@@ -177,15 +181,20 @@ def _custom_layers() -> dict:
             return ops.concatenate(feats, axis=-1)
 
         def get_config(self):
-            return {**super().get_config(), "mean": self.mean, "std": self.std,
-                    "indices": self.indices}  # fmt: skip
+            return {
+                **super().get_config(),
+                "mean": self.mean,
+                "std": self.std,
+                "indices": self.indices,
+            }
 
     _LAYERS["SpectralInput"] = SpectralInput
     return _LAYERS
 
 
-def build_fcn(mean, std, channels: tuple[int, int, int] = (16, 32, 64),
-              pixel: tuple[int, ...] = (16,)):  # fmt: skip
+def build_fcn(
+    mean, std, channels: tuple[int, int, int] = (16, 32, 64), pixel: tuple[int, ...] = (16,)
+):
     """Three-level encoder-decoder FCN: 10 m in, 10 m mine probability out; any size divisible
     by 8. The first layer is a learned space-to-depth (2x2, stride 2) and the last a 2x2
     transposed convolution, so every 3x3 convolution runs at 20, 40 or 80 m: the same 10 m
@@ -195,8 +204,9 @@ def build_fcn(mean, std, channels: tuple[int, int, int] = (16, 32, 64),
     spectral = _custom_layers()["SpectralInput"]
 
     def conv(x, ch, name, k=3, dilation=1):
-        return layers.Conv2D(ch, k, padding="same", dilation_rate=dilation, activation="relu",
-                             name=name)(x)  # fmt: skip
+        return layers.Conv2D(
+            ch, k, padding="same", dilation_rate=dilation, activation="relu", name=name
+        )(x)
 
     inp = keras.Input(shape=(len(BANDS), None, None), name="reflectance")
     spectra = spectral(mean, std, INDICES, name="spectral_input")(inp)

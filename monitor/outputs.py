@@ -32,8 +32,10 @@ class OutputFolder:
 
     def _ours(self, path: Path) -> bool:
         """Absent, or listed as written by the tool (a damaged file of ours is repaired)."""
-        return not path.exists() and not path.is_symlink() or (
-            path.relative_to(self.root).as_posix() in self.written
+        return (
+            not path.exists()
+            and not path.is_symlink()
+            or (path.relative_to(self.root).as_posix() in self.written)
         )
 
     def check(self, rel: str) -> Path:
@@ -57,8 +59,10 @@ class OutputFolder:
             writer(tmp)
             os.replace(tmp, path)
         except OSError as exc:
-            raise MonitorError(f"cannot write {path} ({exc.strerror or exc}); check the free "
-                               "space and permissions (the old file, if any, is untouched)") from None  # fmt: skip
+            raise MonitorError(
+                f"cannot write {path} ({exc.strerror or exc}); check the free "
+                "space and permissions (the old file, if any, is untouched)"
+            ) from None
         finally:
             tmp.unlink(missing_ok=True)
         st = path.stat()

@@ -113,8 +113,15 @@ def params_key(cfg: Config, months: tuple[int, ...] | None = None) -> str:
         comp = CompositeParams(tuple(months), comp.max_cloud_cover, comp.buffer_m)
     c = cfg.composite
     blob = json.dumps(
-        [asdict(comp), asdict(DetectionParams.from_config(cfg)), c.min_clear_fraction,
-         c.target_clear_observations, cfg.discovery.ring_km, CACHE_VERSION, MEASURE_VERSION],
+        [
+            asdict(comp),
+            asdict(DetectionParams.from_config(cfg)),
+            c.min_clear_fraction,
+            c.target_clear_observations,
+            cfg.discovery.ring_km,
+            CACHE_VERSION,
+            MEASURE_VERSION,
+        ],
         sort_keys=True,
-    )  # fmt: skip
+    )
     return hashlib.sha1(blob.encode()).hexdigest()[:12]

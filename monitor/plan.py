@@ -111,17 +111,25 @@ def plan_run(
     for s in sites:
         season = seasons[s.site_id]
         windows[s.site_id] = SiteWindow(
-            s.site_id, shapely.to_wkb(s.geometry), site_grid(s.geometry, buffer_m),
-            site_grid(s.geometry, max(buffer_m, ring_m)), geometry_digest(s.geometry),
-            season.as_json(), params_key(cfg, season.months),
-        )  # fmt: skip
+            s.site_id,
+            shapely.to_wkb(s.geometry),
+            site_grid(s.geometry, buffer_m),
+            site_grid(s.geometry, max(buffer_m, ring_m)),
+            geometry_digest(s.geometry),
+            season.as_json(),
+            params_key(cfg, season.months),
+        )
     tasks, skipped = [], 0
     model_path = str(cfg.model) if cfg.model else None
     for year in years:
         todo = []
         for w in windows.values():
-            if not force and done.get((w.site_id, year)) == (model_version, source_key,
-                                                             w.params_key, w.geometry_hash):  # fmt: skip
+            if not force and done.get((w.site_id, year)) == (
+                model_version,
+                source_key,
+                w.params_key,
+                w.geometry_hash,
+            ):
                 skipped += 1
             else:
                 todo.append(w)
@@ -129,6 +137,17 @@ def plan_run(
             grid = union_grid([m.reach for m in members])
             months = tuple(seasons[members[0].site_id].months)
             params = CompositeParams(months, cfg.composite.max_cloud_cover, buffer_m)
-            tasks.append(GroupTask(f"{year}-g{k:03d}", year, grid, params, tuple(members),
-                                   str(cfg.path), model_path, members[0].params_key, ring_m))  # fmt: skip
+            tasks.append(
+                GroupTask(
+                    f"{year}-g{k:03d}",
+                    year,
+                    grid,
+                    params,
+                    tuple(members),
+                    str(cfg.path),
+                    model_path,
+                    members[0].params_key,
+                    ring_m,
+                )
+            )
     return tasks, skipped

@@ -58,11 +58,17 @@ def _r(v, nd: int = 3):
 def history_records(rows: list[SiteYear]) -> list[dict]:
     """The contract's history objects (DESIGN.md)."""
     return [
-        {"site_id": r.site_id, "year": r.year, "mined_area_ha": _r(r.mined_area_ha, 2),
-         "mine_fraction": _r(r.mine_fraction, 4), "clear_observations": _r(r.clear_observations, 1),
-         "ndvi": _r(r.ndvi), "model_version": r.model_version}
+        {
+            "site_id": r.site_id,
+            "year": r.year,
+            "mined_area_ha": _r(r.mined_area_ha, 2),
+            "mine_fraction": _r(r.mine_fraction, 4),
+            "clear_observations": _r(r.clear_observations, 1),
+            "ndvi": _r(r.ndvi),
+            "model_version": r.model_version,
+        }
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 # -- analyses, cached -----------------------------------------------------------------------
@@ -105,8 +111,11 @@ def candidates(cfg: Config, store: Store, statuses: list[SiteStatus]) -> dict[st
     flagged = [s for s in statuses if s.restoration_candidate]
     if not flagged:
         return {}
-    overlap = (protected_overlap(cfg.protected_areas, store.sites([s.site_id for s in flagged]))
-               if cfg.protected_areas else {})  # fmt: skip
+    overlap = (
+        protected_overlap(cfg.protected_areas, store.sites([s.site_id for s in flagged]))
+        if cfg.protected_areas
+        else {}
+    )
     return rank_candidates(flagged, overlap)
 
 
@@ -133,8 +142,13 @@ def show_history(cfg: Config, site_id: str | None, fmt: str) -> str:
                 raise StoreError(
                     f"site {site_id} has no history yet; run `monitor run --site {site_id}`"
                 )
-            points = [YearPoint(r.year, r.mined_area_ha, r.ndvi, r.ndvi_surroundings) for r in rows]
-            statuses = {site_id: analyse(site.site_id, site.name, points, cfg.change, cfg.year_range[1])}
+            points = [
+                YearPoint(r.year, r.mined_area_ha, r.ndvi, r.ndvi_surroundings, r.water_fraction)
+                for r in rows
+            ]
+            statuses = {
+                site_id: analyse(site.site_id, site.name, points, cfg.change, cfg.year_range[1])
+            }
     records = history_records(rows)
     return render(records, HISTORY_FIELDS, fmt, lambda recs: history_table(recs, statuses))
 
@@ -163,10 +177,14 @@ def show_sites(cfg: Config, fmt: str) -> str:
     with open_store(cfg) as store:
         sites = store.sites()
     records = [
-        {"site_id": s.site_id, "name": s.name,
-         "area_ha": round(abs(geod.geometry_area_perimeter(s.geometry)[0]) / 1e4, 1),
-         "lon": round(s.geometry.centroid.x, 5), "lat": round(s.geometry.centroid.y, 5),
-         "source_file": s.source_file}
+        {
+            "site_id": s.site_id,
+            "name": s.name,
+            "area_ha": round(abs(geod.geometry_area_perimeter(s.geometry)[0]) / 1e4, 1),
+            "lon": round(s.geometry.centroid.x, 5),
+            "lat": round(s.geometry.centroid.y, 5),
+            "source_file": s.source_file,
+        }
         for s in sites
-    ]  # fmt: skip
+    ]
     return render(records, SITE_FIELDS, fmt, sites_table)

@@ -35,9 +35,12 @@ class Candidate:
     """The analysis' reasons, then what the rank weighed, in words."""
 
     def as_json(self) -> dict:
-        return {"rank": self.rank, "score": self.score,
-                "protected_overlap": round(self.protected_overlap, 3),
-                "reasons": "; ".join(self.reasons)}  # fmt: skip
+        return {
+            "rank": self.rank,
+            "score": self.score,
+            "protected_overlap": round(self.protected_overlap, 3),
+            "reasons": "; ".join(self.reasons),
+        }
 
 
 def _score(s: SiteStatus, overlap: float) -> float:
@@ -72,8 +75,13 @@ def rank_candidates(
     ]
     scored.sort(key=lambda pair: (-pair[0], pair[1].site_id))
     return {
-        s.site_id: Candidate(s.site_id, rank, score, overlap.get(s.site_id, 0.0),
-                             _words(s, overlap.get(s.site_id, 0.0)))  # fmt: skip
+        s.site_id: Candidate(
+            s.site_id,
+            rank,
+            score,
+            overlap.get(s.site_id, 0.0),
+            _words(s, overlap.get(s.site_id, 0.0)),
+        )
         for rank, (score, s) in enumerate(scored, 1)
     }
 

@@ -97,5 +97,3 @@ class SiteYear:
     """UTC timestamp of the computation."""
     run_id: int | None = None
     """Run that wrote the row."""
-
-

@@ -68,8 +68,10 @@ def _env():
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(ASSETS / "templates"),
         autoescape=jinja2.select_autoescape(["html"], default=True),
-        trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined,
-    )  # fmt: skip
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
     return env
 
 
@@ -86,7 +88,9 @@ class _Pictures:
     def composite(self, site: SiteRecord, year: int):
         if self.cache is None:
             return None
-        return self.cache.get(site.site_id, year, composite_key(self.source_key, self.params, site.geometry.wkb))
+        return self.cache.get(
+            site.site_id, year, composite_key(self.source_key, self.params, site.geometry.wkb)
+        )
 
     def thumb(self, site: SiteRecord, year: int, footprint) -> tuple[str, float] | None:
         """(relative path, height/width) of the site-year's quicklook with its outline."""
@@ -94,12 +98,16 @@ class _Pictures:
         if comp is None:
             return None
         rel = f"img/{safe_name(site.site_id)}_{year}.png"
-        outline = polygon_mask(footprint, comp.shape, comp.transform, comp.crs) if footprint else None
+        outline = (
+            polygon_mask(footprint, comp.shape, comp.transform, comp.crs) if footprint else None
+        )
         self.folder.write_bytes(rel, png_bytes(rgb_array(comp.reflectance, outline), scale=1))
         return rel, comp.shape[0] / comp.shape[1]
 
 
-def _site_map(sites, statuses, pictures: _Pictures, discoveries, folder: OutputFolder) -> dict | None:
+def _site_map(
+    sites, statuses, pictures: _Pictures, discoveries, folder: OutputFolder
+) -> dict | None:
     """The index map: every site's latest composite in one picture (lon/lat, scaled by the
     cosine of the latitude), site outlines and candidate mines over it, a scale bar."""
     if not sites:
@@ -129,15 +137,27 @@ def _site_map(sites, statuses, pictures: _Pictures, discoveries, folder: OutputF
         img = rgb_array(comp.reflectance)
         for b in range(3):
             out = np.zeros((height, width), np.uint8)
-            reproject(img[b], out, src_transform=comp.transform, src_crs=comp.crs, src_nodata=0,
-                      dst_transform=transform, dst_crs="EPSG:4326", dst_nodata=0,
-                      resampling=Resampling.average)  # fmt: skip
+            reproject(
+                img[b],
+                out,
+                src_transform=comp.transform,
+                src_crs=comp.crs,
+                src_nodata=0,
+                dst_transform=transform,
+                dst_crs="EPSG:4326",
+                dst_nodata=0,
+                resampling=Resampling.average,
+            )
             rgb[b] = np.where(out > 0, out, rgb[b])
         drawn += 1
 
     def points(geom) -> str:
         polys = [p for p in getattr(geom, "geoms", [geom]) if p.geom_type == "Polygon"]
-        xy = np.asarray(max(polys, key=lambda p: p.area).exterior.coords) if polys else np.zeros((0, 2))
+        xy = (
+            np.asarray(max(polys, key=lambda p: p.area).exterior.coords)
+            if polys
+            else np.zeros((0, 2))
+        )
         cols = (xy[:, 0] - x0) / (x1 - x0) * width
         rows = (y1 - xy[:, 1]) / (y1 - y0) * height
         return " ".join(f"{c:.1f},{r:.1f}" for c, r in zip(cols, rows, strict=True))
@@ -148,19 +168,34 @@ def _site_map(sites, statuses, pictures: _Pictures, discoveries, folder: OutputF
         image = "img/map.png"
     km_per_px = (x1 - x0) / width * 111.32 * coslat
     target = km_per_px * width / 5
-    nice = min((v for v in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500) if v >= target / 2),
-               default=500)  # fmt: skip
+    nice = min(
+        (v for v in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500) if v >= target / 2),
+        default=500,
+    )
     return {
-        "width": width, "height": height, "image": image,
-        "sites": [{"href": f"sites/{safe_name(s.site_id)}.html", "status": statuses[s.site_id].status,
-                   "label": f"{s.site_id} {s.name}: {statuses[s.site_id].status.replace('_', ' ')}",
-                   "points": points(s.geometry)} for s in sites],
-        "discoveries": [{"label": f"candidate {rec['candidate_id']} ({rec['status']})",
-                         "points": points(geom)} for rec, geom in discoveries],
+        "width": width,
+        "height": height,
+        "image": image,
+        "sites": [
+            {
+                "href": f"sites/{safe_name(s.site_id)}.html",
+                "status": statuses[s.site_id].status,
+                "label": f"{s.site_id} {s.name}: {statuses[s.site_id].status.replace('_', ' ')}",
+                "points": points(s.geometry),
+            }
+            for s in sites
+        ],
+        "discoveries": [
+            {"label": f"candidate {rec['candidate_id']} ({rec['status']})", "points": points(geom)}
+            for rec, geom in discoveries
+        ],
         "scale": {"x": 16, "px": nice / km_per_px, "label": f"{nice:g} km"},
-        "note": (f"Latest composites of {drawn} of {len(sites)} sites (from the cache)."
-                 if drawn else "No composite in the cache: outlines only."),
-    }  # fmt: skip
+        "note": (
+            f"Latest composites of {drawn} of {len(sites)} sites (from the cache)."
+            if drawn
+            else "No composite in the cache: outlines only."
+        ),
+    }
 
 
 # -- pages ----------------------------------------------------------------------------------
@@ -174,44 +209,75 @@ def _area_ha(geometry) -> float:
     return abs(Geod(ellps="WGS84").geometry_area_perimeter(geometry)[0]) / 1e4
 
 
-def _site_context(site: SiteRecord, st: SiteStatus, cand: Candidate | None, rows: list[SiteYear],
-                  feet: dict, pictures: _Pictures) -> tuple[dict, dict]:  # fmt: skip
+def _site_context(
+    site: SiteRecord,
+    st: SiteStatus,
+    cand: Candidate | None,
+    rows: list[SiteYear],
+    feet: dict,
+    pictures: _Pictures,
+) -> tuple[dict, dict]:
     """The site page's template values, and the images by year (for the dossier)."""
     images = {}
     for r in rows:
         made = pictures.thumb(site, r.year, feet.get(r.year))
         if made:
             label = "no clear data" if r.mined_area_ha is None else f"{r.mined_area_ha:.1f} ha"
-            images[r.year] = {"src": f"../{made[0]}", "year": r.year, "label": label, "ratio": made[1]}
+            images[r.year] = {
+                "src": f"../{made[0]}",
+                "year": r.year,
+                "label": label,
+                "ratio": made[1],
+            }
     detected = [r for r in rows if (r.mined_area_ha or 0) >= 1.0]
     compare = None
     if len(images) >= 2:
-        before = (st.opened_year if st.opened_year in images else min(images))
+        before = st.opened_year if st.opened_year in images else min(images)
         after = max(images)
         if before == after:
             before = min(images)
-        compare = {"before": images[before], "after": images[after],
-                   "ratio": f"{1 / images[after]['ratio']:.4f}"}  # fmt: skip
+        compare = {
+            "before": images[before],
+            "after": images[after],
+            "ratio": f"{1 / images[after]['ratio']:.4f}",
+        }
     c = site.geometry.centroid
     data = {
-        "years": [r.year for r in rows], "area": [r.mined_area_ha for r in rows],
-        "ndvi": [r.ndvi for r in rows], "ndvi_surroundings": [r.ndvi_surroundings for r in rows],
+        "years": [r.year for r in rows],
+        "area": [r.mined_area_ha for r in rows],
+        "ndvi": [r.ndvi for r in rows],
+        "ndvi_surroundings": [r.ndvi_surroundings for r in rows],
         "gaps": [r.year for r in rows if r.mined_area_ha is None],
         "events": [e.as_json() for e in st.events],
-    }  # fmt: skip
+    }
     provenance = [
-        {"year": r.year, "used": len(r.items_used), "skipped": len(r.items_skipped),
-         "clear_obs": r.clear_observations, "valid": r.valid_fraction, "season": _season(r.season),
-         "baselines": ", ".join(sorted(set(r.baselines))), "model": r.model_version,
-         "why_skipped": "; ".join(f"{i}: {why}" for i, why in r.items_skipped)}
+        {
+            "year": r.year,
+            "used": len(r.items_used),
+            "skipped": len(r.items_skipped),
+            "clear_obs": r.clear_observations,
+            "valid": r.valid_fraction,
+            "season": _season(r.season),
+            "baselines": ", ".join(sorted(set(r.baselines))),
+            "model": r.model_version,
+            "why_skipped": "; ".join(f"{i}: {why}" for i, why in r.items_skipped),
+        }
         for r in rows
-    ]  # fmt: skip
+    ]
     context = {
-        "site_id": site.site_id, "status": st, "candidate": cand, "reasons": _reason_text(st, cand),
-        "lon": c.x, "lat": c.y, "area_ha": _area_ha(site.geometry), "compare": compare,
-        "thumbs": list(images.values()), "provenance": provenance, "data": data,
+        "site_id": site.site_id,
+        "status": st,
+        "candidate": cand,
+        "reasons": _reason_text(st, cand),
+        "lon": c.x,
+        "lat": c.y,
+        "area_ha": _area_ha(site.geometry),
+        "compare": compare,
+        "thumbs": list(images.values()),
+        "provenance": provenance,
+        "data": data,
         "peak_year": max(detected, key=lambda r: r.mined_area_ha).year if detected else None,
-    }  # fmt: skip
+    }
     return context, images
 
 
@@ -220,7 +286,9 @@ def _season(text: str) -> str:
         s = json.loads(text) if text else {}
     except ValueError:
         return text
-    return ", ".join(str(m) for m in s.get("months", [])) + (f" ({s['how']})" if s.get("how") else "")
+    return ", ".join(str(m) for m in s.get("months", [])) + (
+        f" ({s['how']})" if s.get("how") else ""
+    )
 
 
 def _svg_chart(rows: list[SiteYear]) -> str:
@@ -233,23 +301,42 @@ def _svg_chart(rows: list[SiteYear]) -> str:
         return ""
     top = max([r.mined_area_ha or 0 for r in rows] + [1.0])
     step = (w - 2 * pad) / max(1, len(years))
-    parts = [f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="mined area per year">']
+    parts = [
+        f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="mined area per year">'
+    ]
     for k, r in enumerate(rows):
         x = pad + k * step
         if r.mined_area_ha is None:
-            parts.append(f'<rect x="{x:.1f}" y="{pad}" width="{step * 0.8:.1f}" height="{h - 2 * pad}" fill="#ddd"/>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{pad}" width="{step * 0.8:.1f}" '
+                f'height="{h - 2 * pad}" fill="#ddd"/>'
+            )
         else:
             bh = (h - 2 * pad) * r.mined_area_ha / top
-            parts.append(f'<rect x="{x:.1f}" y="{h - pad - bh:.1f}" width="{step * 0.8:.1f}" '
-                         f'height="{bh:.1f}" fill="#d55e00"/>')  # fmt: skip
-        parts.append(f'<text x="{x + step * 0.4:.1f}" y="{h - 8}" font-size="10" text-anchor="middle">{r.year}</text>')
-    pts = [(pad + k * step + step * 0.4, pad + (h - 2 * pad) * (1 - (r.ndvi + 0.2) / 1.2))
-           for k, r in enumerate(rows) if r.ndvi is not None]  # fmt: skip
+            parts.append(
+                f'<rect x="{x:.1f}" y="{h - pad - bh:.1f}" width="{step * 0.8:.1f}" '
+                f'height="{bh:.1f}" fill="#d55e00"/>'
+            )
+        parts.append(
+            f'<text x="{x + step * 0.4:.1f}" y="{h - 8}" font-size="10" '
+            f'text-anchor="middle">{r.year}</text>'
+        )
+    pts = [
+        (pad + k * step + step * 0.4, pad + (h - 2 * pad) * (1 - (r.ndvi + 0.2) / 1.2))
+        for k, r in enumerate(rows)
+        if r.ndvi is not None
+    ]
     if len(pts) >= 2:
-        parts.append('<polyline fill="none" stroke="#009e73" stroke-width="2" points="'
-                     + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')  # fmt: skip
-    parts.append(f'<text x="{pad}" y="14" font-size="11">mined area (bars, up to {escape(f"{top:.1f}")} ha) · '
-                 'footprint NDVI (line) · grey: no clear data</text></svg>')  # fmt: skip
+        parts.append(
+            '<polyline fill="none" stroke="#009e73" stroke-width="2" points="'
+            + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+            + '"/>'
+        )
+    parts.append(
+        f'<text x="{pad}" y="14" font-size="11">mined area (bars, up to '
+        f"{escape(f'{top:.1f}')} ha) · "
+        "footprint NDVI (line) · grey: no clear data</text></svg>"
+    )
     return "".join(parts)
 
 
@@ -298,24 +385,40 @@ def _write(cfg, folder, site_ids, dossier, progress) -> ReportResult:
     pages, images = [], {}
     for k, site in enumerate(sites, 1):
         st = statuses[site.site_id]
-        ctx, images[site.site_id] = _site_context(site, st, ranked.get(site.site_id),
-                                                  by_site.get(site.site_id, []), feet[site.site_id],
-                                                  pictures)  # fmt: skip
-        html = site_tpl.render(title=f"{site.site_id} — {site.name}", subtitle=f"status {st.status}",
-                               up="../", charts=True, **ctx)  # fmt: skip
+        ctx, images[site.site_id] = _site_context(
+            site,
+            st,
+            ranked.get(site.site_id),
+            by_site.get(site.site_id, []),
+            feet[site.site_id],
+            pictures,
+        )
+        html = site_tpl.render(
+            title=f"{site.site_id} — {site.name}",
+            subtitle=f"status {st.status}",
+            up="../",
+            charts=True,
+            **ctx,
+        )
         pages.append(folder.write_text(f"sites/{safe_name(site.site_id)}.html", html))
         if progress:
             progress(k, len(sites))
     dossier_path = None
     if dossier:
         dossier_path = _write_dossier(env, folder, sites, statuses, ranked, by_site, images)
-    index = folder.write_text("index.html", _index(env, cfg, sites, statuses, ranked, by_site,
-                                                   discoveries, pictures, folder, dossier_path))  # fmt: skip
+    index = folder.write_text(
+        "index.html",
+        _index(
+            env, cfg, sites, statuses, ranked, by_site, discoveries, pictures, folder, dossier_path
+        ),
+    )
     size = sum(p.stat().st_size for p in folder.root.rglob("*") if p.is_file())
     return ReportResult(index, tuple(pages), dossier_path, size)
 
 
-def _index(env, cfg, sites, statuses, ranked, by_site, discoveries, pictures, folder, dossier) -> str:
+def _index(
+    env, cfg, sites, statuses, ranked, by_site, discoveries, pictures, folder, dossier
+) -> str:
     counts: dict[str, int] = {}
     for s in sites:
         counts[statuses[s.site_id].status] = counts.get(statuses[s.site_id].status, 0) + 1
@@ -324,34 +427,73 @@ def _index(env, cfg, sites, statuses, ranked, by_site, discoveries, pictures, fo
     total = {y: 0.0 for y in years}
     for r in rows:
         total[r.year] += r.mined_area_ha or 0.0
-    cands = [{"rank": c.rank, "site_id": c.site_id, "name": statuses[c.site_id].name,
-              "href": f"sites/{safe_name(c.site_id)}.html", "status": statuses[c.site_id].status,
-              "reasons": "; ".join(c.reasons), "peak": statuses[c.site_id].peak_area_ha,
-              "since": statuses[c.site_id].years_since_activity, "protected": c.protected_overlap,
-              "confidence": statuses[c.site_id].confidence}
-             for c in sorted(ranked.values(), key=lambda c: c.rank) if c.site_id in statuses]  # fmt: skip
-    site_rows = [{"site_id": s.site_id, "name": s.name, "href": f"sites/{safe_name(s.site_id)}.html",
-                  "status": statuses[s.site_id].status, "opened": statuses[s.site_id].opened_year,
-                  "last": statuses[s.site_id].last_detected_year,
-                  "latest": statuses[s.site_id].latest_area_ha,
-                  "confidence": statuses[s.site_id].confidence} for s in sites]  # fmt: skip
-    centre = (np.mean([s.geometry.centroid.x for s in sites]) if sites else 0.0,
-              np.mean([s.geometry.centroid.y for s in sites]) if sites else 0.0)  # fmt: skip
-    basemap = [{"type": "scattermap", "mode": "lines", "fill": "toself", "name": s.site_id,
-                "lon": list(s.geometry.envelope.exterior.xy[0]),
-                "lat": list(s.geometry.envelope.exterior.xy[1])} for s in sites]  # fmt: skip
+    cands = [
+        {
+            "rank": c.rank,
+            "site_id": c.site_id,
+            "name": statuses[c.site_id].name,
+            "href": f"sites/{safe_name(c.site_id)}.html",
+            "status": statuses[c.site_id].status,
+            "reasons": "; ".join(c.reasons),
+            "peak": statuses[c.site_id].peak_area_ha,
+            "since": statuses[c.site_id].years_since_activity,
+            "protected": c.protected_overlap,
+            "confidence": statuses[c.site_id].confidence,
+        }
+        for c in sorted(ranked.values(), key=lambda c: c.rank)
+        if c.site_id in statuses
+    ]
+    site_rows = [
+        {
+            "site_id": s.site_id,
+            "name": s.name,
+            "href": f"sites/{safe_name(s.site_id)}.html",
+            "status": statuses[s.site_id].status,
+            "opened": statuses[s.site_id].opened_year,
+            "last": statuses[s.site_id].last_detected_year,
+            "latest": statuses[s.site_id].latest_area_ha,
+            "confidence": statuses[s.site_id].confidence,
+        }
+        for s in sites
+    ]
+    centre = (
+        np.mean([s.geometry.centroid.x for s in sites]) if sites else 0.0,
+        np.mean([s.geometry.centroid.y for s in sites]) if sites else 0.0,
+    )
+    basemap = [
+        {
+            "type": "scattermap",
+            "mode": "lines",
+            "fill": "toself",
+            "name": s.site_id,
+            "lon": list(s.geometry.envelope.exterior.xy[0]),
+            "lat": list(s.geometry.envelope.exterior.xy[1]),
+        }
+        for s in sites
+    ]
     model = next((r.model_version for r in rows), "-")
-    sub = (f"{len(sites)} sites · {years[0] if years else '-'}–{years[-1] if years else '-'} · "
-           f"status as of {cfg.year_range[1]} · model {model}")  # fmt: skip
+    sub = (
+        f"{len(sites)} sites · {years[0] if years else '-'}–{years[-1] if years else '-'} · "
+        f"status as of {cfg.year_range[1]} · model {model}"
+    )
     return env.get_template("index.html").render(
-        title="Mine monitor — restoration candidates", subtitle=sub, up="", charts=True,
+        title="Mine monitor — restoration candidates",
+        subtitle=sub,
+        up="",
+        charts=True,
         counts=[(k, counts[k]) for k in STATUS_ORDER if k in counts],
-        map=_site_map(sites, statuses, pictures, discoveries, folder), candidates=cands,
-        discoveries=[rec for rec, _ in discoveries], sites=site_rows,
+        map=_site_map(sites, statuses, pictures, discoveries, folder),
+        candidates=cands,
+        discoveries=[rec for rec, _ in discoveries],
+        sites=site_rows,
         dossier=dossier.name if dossier else None,
-        data={"years": years, "total_area": [round(total[y], 2) for y in years],
-              "basemap": basemap, "center": {"lon": float(centre[0]), "lat": float(centre[1])}},
-    )  # fmt: skip
+        data={
+            "years": years,
+            "total_area": [round(total[y], 2) for y in years],
+            "basemap": basemap,
+            "center": {"lon": float(centre[0]), "lat": float(centre[1])},
+        },
+    )
 
 
 def _write_dossier(env, folder, sites, statuses, ranked, by_site, images) -> Path:
@@ -365,22 +507,46 @@ def _write_dossier(env, folder, sites, statuses, ranked, by_site, images) -> Pat
         rows = by_site.get(c.site_id, [])
         pics = images.get(c.site_id, {})
         detected = [r for r in rows if (r.mined_area_ha or 0) >= 1.0]
-        wanted = [("first detection", st.opened_year),
-                  ("peak", max(detected, key=lambda r: r.mined_area_ha).year if detected else None),
-                  ("latest", max(pics) if pics else None)]  # fmt: skip
-        shown = [{**pics[y], "src": pics[y]["src"].removeprefix("../"), "role": role}
-                 for role, y in wanted if y in pics]  # fmt: skip
+        wanted = [
+            ("first detection", st.opened_year),
+            ("peak", max(detected, key=lambda r: r.mined_area_ha).year if detected else None),
+            ("latest", max(pics) if pics else None),
+        ]
+        shown = [
+            {**pics[y], "src": pics[y]["src"].removeprefix("../"), "role": role}
+            for role, y in wanted
+            if y in pics
+        ]
         cen = site.geometry.centroid
-        pages.append({"rank": c.rank, "site_id": c.site_id, "name": site.name, "status": st.status,
-                      "reasons": "; ".join(c.reasons), "lat": cen.y, "lon": cen.x,
-                      "area_ha": _area_ha(site.geometry), "peak": st.peak_area_ha,
-                      "latest": st.latest_area_ha, "opened": st.opened_year,
-                      "last": st.last_detected_year, "abandoned": st.abandoned_since,
-                      "confidence": st.confidence, "score": c.score, "images": shown,
-                      "chart": _svg_chart(rows), "model": rows[-1].model_version if rows else "-",
-                      "years_observed": sum(r.mined_area_ha is not None for r in rows)})  # fmt: skip
+        pages.append(
+            {
+                "rank": c.rank,
+                "site_id": c.site_id,
+                "name": site.name,
+                "status": st.status,
+                "reasons": "; ".join(c.reasons),
+                "lat": cen.y,
+                "lon": cen.x,
+                "area_ha": _area_ha(site.geometry),
+                "peak": st.peak_area_ha,
+                "latest": st.latest_area_ha,
+                "opened": st.opened_year,
+                "last": st.last_detected_year,
+                "abandoned": st.abandoned_since,
+                "confidence": st.confidence,
+                "score": c.score,
+                "images": shown,
+                "chart": _svg_chart(rows),
+                "model": rows[-1].model_version if rows else "-",
+                "years_observed": sum(r.mined_area_ha is not None for r in rows),
+            }
+        )
     html = env.get_template("dossier.html").render(
-        title="Restoration candidates — dossier", up="", charts=False, dossiers=pages,
-        subtitle=f"{len(pages)} candidate(s), one page each", today=dt.date.today().isoformat(),
-    )  # fmt: skip
+        title="Restoration candidates — dossier",
+        up="",
+        charts=False,
+        dossiers=pages,
+        subtitle=f"{len(pages)} candidate(s), one page each",
+        today=dt.date.today().isoformat(),
+    )
     return folder.write_text("dossier.html", html)

@@ -92,20 +92,39 @@ def run(
         model = load_model(cfg.model)
         store.mark_killed_runs()
         run_id = store.start_run(
-            {"years": [years.start, years.stop - 1], "sites": list(site_ids), "force": force,
-             "scheduler": scheduler}, model.version, os.getpid(),
-        )  # fmt: skip
+            {
+                "years": [years.start, years.stop - 1],
+                "sites": list(site_ids),
+                "force": force,
+                "scheduler": scheduler,
+            },
+            model.version,
+            os.getpid(),
+        )
         summary = RunSummary(run_id)
         with run_log(cfg.store.parent / "logs", run_id) as summary.log_file:
             try:
                 source = open_source(cfg.source)
                 seasons = resolve_seasons(cfg, sites, source, years)
-                tasks, summary.skipped = plan_run(cfg, sites, years, store.done_keys(),
-                                                  model.version, source.key, seasons, force=force)  # fmt: skip
+                tasks, summary.skipped = plan_run(
+                    cfg,
+                    sites,
+                    years,
+                    store.done_keys(),
+                    model.version,
+                    source.key,
+                    seasons,
+                    force=force,
+                )
                 total = sum(len(t.sites) for t in tasks)
                 summary.groups = len(tasks)
-                log.info("run %d: %d site-year(s) to do in %d imagery group(s), %d already stored",
-                         run_id, total, len(tasks), summary.skipped)  # fmt: skip
+                log.info(
+                    "run %d: %d site-year(s) to do in %d imagery group(s), %d already stored",
+                    run_id,
+                    total,
+                    len(tasks),
+                    summary.skipped,
+                )
                 touched: set[str] = set()
                 for res in execute(tasks, cfg.compute.threads, scheduler):
                     for row in res.rows:
@@ -119,13 +138,20 @@ def run(
                     if progress:
                         progress(summary.done + len(summary.failed), total)
                 for site_id in sorted(touched):
-                    store.update_ndvi(site_id, union_ndvi(store.site_years(site_id, grids=True),
-                                                          store.footprints(site_id)))  # fmt: skip
+                    store.update_ndvi(
+                        site_id,
+                        union_ndvi(
+                            store.site_years(site_id, grids=True), store.footprints(site_id)
+                        ),
+                    )
                 outcome = "failures" if summary.failed else "ok"
-                store.finish_run(run_id, outcome, summary.done, summary.skipped, len(summary.failed))
+                store.finish_run(
+                    run_id, outcome, summary.done, summary.skipped, len(summary.failed)
+                )
             except BaseException:
-                store.finish_run(run_id, "aborted", summary.done, summary.skipped,
-                                 len(summary.failed))  # fmt: skip
+                store.finish_run(
+                    run_id, "aborted", summary.done, summary.skipped, len(summary.failed)
+                )
                 raise
     summary.seconds = time.perf_counter() - t0
     return summary

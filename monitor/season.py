@@ -46,7 +46,10 @@ def best_months(clear_looks: dict[int, float], n: int, default: tuple[int, ...])
     best, best_key = default, None
     for start in range(1, 13):
         months = tuple((start - 1 + k) % 12 + 1 for k in range(n))
-        key = (round(sum(clear_looks.get(m, 0.0) for m in months), 6), len(set(months) & set(default)))
+        key = (
+            round(sum(clear_looks.get(m, 0.0) for m in months), 6),
+            len(set(months) & set(default)),
+        )
         if best_key is None or key > best_key:
             best, best_key = months, key
     return best
@@ -84,8 +87,10 @@ def resolve_seasons(
         if site.season:
             out[site.site_id] = Season(tuple(site.season), "registry")
             continue
-        rule = next((m for (w, s, e, n), m in cfg.composite.seasons
-                     if w <= c.x <= e and s <= c.y <= n), None)  # fmt: skip
+        rule = next(
+            (m for (w, s, e, n), m in cfg.composite.seasons if w <= c.x <= e and s <= c.y <= n),
+            None,
+        )
         if rule:
             out[site.site_id] = Season(tuple(rule), "rule")
             continue
@@ -94,10 +99,16 @@ def resolve_seasons(
             continue
         cell = (math.floor(c.x * 2), math.floor(c.y * 2))
         if cell not in by_cell:
-            months = _auto(source, site, ref_years, len(default), default,
-                           cfg.composite.max_cloud_cover)  # fmt: skip
+            months = _auto(
+                source, site, ref_years, len(default), default, cfg.composite.max_cloud_cover
+            )
             by_cell[cell] = Season(months, "auto") if months else Season(default, "default")
-            log.info("season of the sites near %.2f, %.2f: months %s (%s)", c.x, c.y,
-                     list(by_cell[cell].months), by_cell[cell].how)  # fmt: skip
+            log.info(
+                "season of the sites near %.2f, %.2f: months %s (%s)",
+                c.x,
+                c.y,
+                list(by_cell[cell].months),
+                by_cell[cell].how,
+            )
         out[site.site_id] = by_cell[cell]
     return out

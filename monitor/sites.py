@@ -17,8 +17,8 @@ import shapely
 
 from monitor.errors import SiteError
 from monitor.geo import MAX_GRID_PX, RESOLUTION, utm_crs
-from monitor.records import SiteRecord
 from monitor.params import parse_months
+from monitor.records import SiteRecord
 from monitor.store import Store
 
 __all__ = ["ImportReport", "read_sites", "import_sites", "sync_config_sites", "ID_FIELDS"]
@@ -69,13 +69,18 @@ def _read_frame(path: Path, layer: str | None):
         lonv = pd.to_numeric(df[lon], errors="coerce")
         latv = pd.to_numeric(df[lat], errors="coerce")
         ok = lonv.between(-180, 180) & latv.between(-90, 90)
-        geom = [shapely.Point(x, y) if good else shapely.Point()
-                for x, y, good in zip(lonv, latv, ok, strict=True)]  # fmt: skip
+        geom = [
+            shapely.Point(x, y) if good else shapely.Point()
+            for x, y, good in zip(lonv, latv, ok, strict=True)
+        ]
         out = gpd.GeoDataFrame(df, geometry=geom, crs="EPSG:4326")
         # why a point is missing, for the record's one-line rejection
-        return out.assign(_bad_coords=[
-            "" if good else f"lon {x!r}, lat {y!r}: give lon in -180..180 and lat in -90..90"
-            for x, y, good in zip(df[lon], df[lat], ok, strict=True)])  # fmt: skip
+        return out.assign(
+            _bad_coords=[
+                "" if good else f"lon {x!r}, lat {y!r}: give lon in -180..180 and lat in -90..90"
+                for x, y, good in zip(df[lon], df[lat], ok, strict=True)
+            ]
+        )
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:
@@ -182,7 +187,8 @@ def read_sites(
         minx, miny, maxx, maxy = geom.bounds
         if maxx - minx > 180 or minx < -180 or maxx > 180 or abs(miny) > 90 or abs(maxy) > 90:
             report.rejected.append(
-                f"{where}: geometry crosses the antimeridian or leaves lon/lat bounds; split it at 180°"
+                f"{where}: geometry crosses the antimeridian or leaves lon/lat bounds; "
+                "split it at 180°"
             )
             continue
         area_km2 = (
@@ -191,7 +197,8 @@ def read_sites(
         )
         if area_km2 > max_area_km2:
             report.rejected.append(
-                f"{where}: {area_km2:,.0f} km² is implausibly large for a site (limit {max_area_km2:,.0f} km²,"
+                f"{where}: {area_km2:,.0f} km² is implausibly large for a site "
+                f"(limit {max_area_km2:,.0f} km²,"
                 " site_import.max_area_km2)"
             )
             continue
@@ -251,8 +258,12 @@ def import_sites(
         raise SiteError(f"{path}: no usable site")
     report.added, report.updated, report.invalidated = store.upsert_sites(report.sites)
     for site_id in report.invalidated:
-        log.warning("%s: site %s changed its geometry; its stored years were dropped and the "
-                    "next run recomputes them", path, site_id)  # fmt: skip
+        log.warning(
+            "%s: site %s changed its geometry; its stored years were dropped and the "
+            "next run recomputes them",
+            path,
+            site_id,
+        )
     return report
 
 
@@ -279,12 +290,20 @@ def sync_config_sites(store: Store, cfg) -> None:
         return
     si = cfg.site_import
     rep = import_sites(
-        store, path, id_field=si.id_field, name_field=si.name_field,
-        point_buffer_m=si.point_buffer_m, max_area_km2=si.max_area_km2,
-    )  # fmt: skip
+        store,
+        path,
+        id_field=si.id_field,
+        name_field=si.name_field,
+        point_buffer_m=si.point_buffer_m,
+        max_area_km2=si.max_area_km2,
+    )
     gone = store.retire_sites(str(path), {s.site_id for s in rep.sites})
     for site_id in gone:
-        log.warning("%s no longer lists site %s: it is retired (its history stays in the "
-                    "store; it returns when the file lists it again)", path, site_id)  # fmt: skip
+        log.warning(
+            "%s no longer lists site %s: it is retired (its history stays in the "
+            "store; it returns when the file lists it again)",
+            path,
+            site_id,
+        )
     log.info("synced %s: %d added, %d updated", path, rep.added, rep.updated)
     store.set_meta(key, digest)

@@ -85,7 +85,8 @@ CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
   organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
 CREATE TABLE IF NOT EXISTS gpkg_contents (
   table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
-  description TEXT DEFAULT '', last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  description TEXT DEFAULT '',
+  last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
   min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
   CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
 CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
@@ -102,7 +103,8 @@ CREATE TABLE IF NOT EXISTS footprints (
 CREATE TABLE IF NOT EXISTS site_years (
   fid INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT NOT NULL, year INTEGER NOT NULL,
   mined_area_ha REAL, mine_fraction REAL, clear_observations REAL, valid_fraction REAL,
-  ndvi REAL, ndvi_surroundings REAL, mean_probability REAL, model_version TEXT, source_key TEXT, params_key TEXT,
+  ndvi REAL, ndvi_surroundings REAL, mean_probability REAL, model_version TEXT, source_key TEXT,
+  params_key TEXT,
   items_used TEXT, items_skipped TEXT, processing_baselines TEXT, computed_at TEXT, run_id INTEGER,
   water_fraction REAL, ndvi_grid BLOB, ndvi_grid_meta TEXT, geometry_hash TEXT, season TEXT,
   ring_valid_fraction REAL, UNIQUE(site_id, year));
@@ -116,7 +118,8 @@ CREATE TABLE IF NOT EXISTS discoveries (
   peak_area_ha REAL, status TEXT, confidence REAL, nearest_site TEXT, distance_km REAL,
   extent BLOB, updated_at TEXT);
 CREATE TABLE IF NOT EXISTS discovery_years (
-  candidate_id TEXT NOT NULL, year INTEGER NOT NULL, area_ha REAL, PRIMARY KEY (candidate_id, year));
+  candidate_id TEXT NOT NULL, year INTEGER NOT NULL, area_ha REAL,
+  PRIMARY KEY (candidate_id, year));
 CREATE INDEX IF NOT EXISTS site_years_site ON site_years(site_id, year);
 CREATE TABLE IF NOT EXISTS failures (
   fid INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT NOT NULL, year INTEGER NOT NULL,
@@ -148,7 +151,8 @@ class Store:
             self._init()
         except sqlite3.DatabaseError as exc:
             raise StoreError(
-                f"the history store {self.path} is damaged or unreadable ({exc}); restore it from a "
+                f"the history store {self.path} is damaged or unreadable ({exc}); "
+                "restore it from a "
                 "backup or move it away (nothing was written)"
             ) from None
 
@@ -214,7 +218,9 @@ class Store:
                 for v in range(version + 1, SCHEMA_VERSION + 1):
                     for sql in _MIGRATIONS[v]:
                         c.execute(sql)
-                c.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+                c.execute(
+                    "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),)
+                )
             self._tables()  # the layers a newer schema added
 
     def _create(self) -> None:
@@ -250,7 +256,8 @@ class Store:
                 ("runs", "attributes", "Runs of monitor run"),
             ]:
                 c.execute(
-                    "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)"
+                    "INSERT OR IGNORE INTO gpkg_contents"
+                    " (table_name, data_type, identifier, description, srs_id)"
                     " VALUES (?,?,?,?,?)",
                     (table, kind, table, desc, 4326 if kind == "features" else None),
                 )
@@ -280,15 +287,26 @@ class Store:
             for s in sites:
                 geom = _as_multipolygon(s.geometry)
                 digest = geometry_digest(s.geometry)
-                old = c.execute("SELECT geom_hash FROM sites WHERE site_id=?", (s.site_id,)).fetchone()
+                old = c.execute(
+                    "SELECT geom_hash FROM sites WHERE site_id=?", (s.site_id,)
+                ).fetchone()
                 season = json.dumps(list(s.season)) if s.season else None
                 if old is None:
                     c.execute(
-                        "INSERT INTO sites (geom, site_id, name, source_file, imported_at, updated_at,"
+                        "INSERT INTO sites (geom, site_id, name, source_file, imported_at,"
+                        " updated_at,"
                         " geom_hash, season_months) VALUES (?,?,?,?,?,?,?,?)",
-                        (gpkg_blob(geom), s.site_id, s.name, s.source_file, stamp, stamp, digest,
-                         season),
-                    )  # fmt: skip
+                        (
+                            gpkg_blob(geom),
+                            s.site_id,
+                            s.name,
+                            s.source_file,
+                            stamp,
+                            stamp,
+                            digest,
+                            season,
+                        ),
+                    )
                     added += 1
                     continue
                 c.execute(
@@ -314,7 +332,9 @@ class Store:
         gone = [r[0] for r in rows if r[0] not in keep]
         if gone:
             with self.transaction() as c:
-                c.executemany("UPDATE sites SET retired_at=? WHERE site_id=?", [(now(), g) for g in gone])
+                c.executemany(
+                    "UPDATE sites SET retired_at=? WHERE site_id=?", [(now(), g) for g in gone]
+                )
                 self.bump(c)
         return gone
 
@@ -324,14 +344,27 @@ class Store:
         ids = list(dict.fromkeys(ids)) if ids else None
         sql = "SELECT site_id, name, geom, source_file, retired_at, season_months FROM sites"
         if ids:
-            rows = [r for chunk in range(0, len(ids), 500) for r in self.conn.execute(
-                f"{sql} WHERE site_id IN ({','.join('?' * len(ids[chunk:chunk + 500]))})",
-                ids[chunk : chunk + 500])]  # fmt: skip
+            rows = [
+                r
+                for chunk in range(0, len(ids), 500)
+                for r in self.conn.execute(
+                    f"{sql} WHERE site_id IN ({','.join('?' * len(ids[chunk : chunk + 500]))})",
+                    ids[chunk : chunk + 500],
+                )
+            ]
         else:
             where = "" if retired else " WHERE retired_at IS NULL"
             rows = self.conn.execute(f"{sql}{where} ORDER BY site_id").fetchall()
-        out = [SiteRecord(r[0], r[1] or r[0], geometry_from_blob(r[2]), r[3] or "",
-                          tuple(json.loads(r[5])) if r[5] else ()) for r in rows]  # fmt: skip
+        out = [
+            SiteRecord(
+                r[0],
+                r[1] or r[0],
+                geometry_from_blob(r[2]),
+                r[3] or "",
+                tuple(json.loads(r[5])) if r[5] else (),
+            )
+            for r in rows
+        ]
         if ids:
             known = {s.site_id: s for s in out}
             missing = [i for i in ids if i not in known]
@@ -364,19 +397,30 @@ class Store:
             if row.footprint is not None and not row.footprint.is_empty:
                 c.execute(
                     "INSERT INTO footprints (geom, site_id, year, area_ha) VALUES (?,?,?,?)",
-                    (gpkg_blob(_as_multipolygon(row.footprint)), row.site_id, row.year,
-                     row.mined_area_ha),
-                )  # fmt: skip
-            c.execute("DELETE FROM ring_patches WHERE site_id=? AND year=?", (row.site_id, row.year))
+                    (
+                        gpkg_blob(_as_multipolygon(row.footprint)),
+                        row.site_id,
+                        row.year,
+                        row.mined_area_ha,
+                    ),
+                )
+            c.execute(
+                "DELETE FROM ring_patches WHERE site_id=? AND year=?", (row.site_id, row.year)
+            )
             c.executemany(
-                "INSERT INTO ring_patches (geom, site_id, year, area_ha, probability) VALUES (?,?,?,?,?)",
-                [(gpkg_blob(_as_multipolygon(g)), row.site_id, row.year, a, p)
-                 for g, a, p in row.ring_patches],
-            )  # fmt: skip
+                "INSERT INTO ring_patches (geom, site_id, year, area_ha, probability)"
+                " VALUES (?,?,?,?,?)",
+                [
+                    (gpkg_blob(_as_multipolygon(g)), row.site_id, row.year, a, p)
+                    for g, a, p in row.ring_patches
+                ],
+            )
             c.execute("DELETE FROM failures WHERE site_id=? AND year=?", (row.site_id, row.year))
             self.bump(c)
 
-    def update_ndvi(self, site_id: str, values: dict[int, tuple[float | None, float | None]]) -> None:
+    def update_ndvi(
+        self, site_id: str, values: dict[int, tuple[float | None, float | None]]
+    ) -> None:
         """Set the footprint and surroundings NDVI of a site's years in one transaction."""
         with self.transaction() as c:
             c.executemany(
@@ -417,15 +461,17 @@ class Store:
             sql += " WHERE site_id=?"
             args = (site_id,)
         rows = self.conn.execute(sql + " ORDER BY site_id, year", args).fetchall()
-        return [SiteYear(**{f: _decode(f, v) for f, v in zip(fields, r, strict=True)}) for r in rows]
+        return [
+            SiteYear(**{f: _decode(f, v) for f, v in zip(fields, r, strict=True)}) for r in rows
+        ]
 
     def series(self) -> dict[str, list[tuple]]:
-        """Each site's (year, area, footprint NDVI, surroundings NDVI), by year: what the
-        change analysis reads, in one lean query."""
+        """Each site's (year, area, footprint NDVI, surroundings NDVI, water share), by year:
+        what the change analysis reads, in one lean query."""
         out: dict[str, list[tuple]] = {}
         rows = self.conn.execute(
-            "SELECT site_id, year, mined_area_ha, ndvi, ndvi_surroundings FROM site_years"
-            " ORDER BY site_id, year"
+            "SELECT site_id, year, mined_area_ha, ndvi, ndvi_surroundings, water_fraction"
+            " FROM site_years ORDER BY site_id, year"
         )
         for sid, *values in rows:
             out.setdefault(sid, []).append(tuple(values))
@@ -455,7 +501,8 @@ class Store:
         with self.transaction() as c:
             c.execute("DELETE FROM ring_patches WHERE site_id=? AND year=?", (aoi, year))
             c.executemany(
-                "INSERT INTO ring_patches (geom, site_id, year, area_ha, probability) VALUES (?,?,?,?,?)",
+                "INSERT INTO ring_patches (geom, site_id, year, area_ha, probability)"
+                " VALUES (?,?,?,?,?)",
                 [(gpkg_blob(_as_multipolygon(g)), aoi, year, a, p) for g, a, p in patches],
             )
 
@@ -471,9 +518,19 @@ class Store:
         rows = self.conn.execute("SELECT candidate_id, extent FROM discoveries")
         return {r[0]: geometry_from_blob(r[1]) for r in rows}
 
-    _DISCOVERY_COLUMNS = ("candidate_id", "lon", "lat", "first_year", "last_year",
-                          "latest_area_ha", "peak_area_ha", "status", "confidence",
-                          "nearest_site", "distance_km")  # fmt: skip
+    _DISCOVERY_COLUMNS = (
+        "candidate_id",
+        "lon",
+        "lat",
+        "first_year",
+        "last_year",
+        "latest_area_ha",
+        "peak_area_ha",
+        "status",
+        "confidence",
+        "nearest_site",
+        "distance_km",
+    )
 
     def put_discoveries(self, found: list[tuple[dict, BaseGeometry, BaseGeometry, dict]]) -> None:
         """Replace the candidates and their yearly areas in one transaction."""
@@ -485,18 +542,25 @@ class Store:
                 c.execute(
                     f"INSERT INTO discoveries (geom, extent, updated_at, {', '.join(cols)})"
                     f" VALUES (?, ?, ?, {', '.join('?' * len(cols))})",
-                    (gpkg_blob(_as_multipolygon(footprint)), gpkg_blob(_as_multipolygon(extent)),
-                     now(), *(rec[k] for k in cols)),
-                )  # fmt: skip
-                c.executemany("INSERT INTO discovery_years VALUES (?,?,?)",
-                              [(rec["candidate_id"], y, a) for y, a in areas.items()])  # fmt: skip
+                    (
+                        gpkg_blob(_as_multipolygon(footprint)),
+                        gpkg_blob(_as_multipolygon(extent)),
+                        now(),
+                        *(rec[k] for k in cols),
+                    ),
+                )
+                c.executemany(
+                    "INSERT INTO discovery_years VALUES (?,?,?)",
+                    [(rec["candidate_id"], y, a) for y, a in areas.items()],
+                )
             self._update_extent(c, "discoveries")
 
     def discoveries(self) -> list[tuple[dict, BaseGeometry]]:
         """Stored candidates (their contract record and latest footprint), by confidence."""
         cols = self._DISCOVERY_COLUMNS
         rows = self.conn.execute(
-            f"SELECT geom, {', '.join(cols)} FROM discoveries ORDER BY confidence DESC, candidate_id"
+            f"SELECT geom, {', '.join(cols)} FROM discoveries"
+            " ORDER BY confidence DESC, candidate_id"
         )
         return [(dict(zip(cols, r[1:], strict=True)), geometry_from_blob(r[0])) for r in rows]
 
@@ -525,7 +589,8 @@ class Store:
     def record_failure(self, site_id: str, year: int, error: str, run_id: int | None) -> None:
         with self.transaction() as c:
             c.execute(
-                "INSERT OR REPLACE INTO failures (site_id, year, error, run_id, failed_at) VALUES (?,?,?,?,?)",
+                "INSERT OR REPLACE INTO failures (site_id, year, error, run_id, failed_at)"
+                " VALUES (?,?,?,?,?)",
                 (site_id, year, error, run_id, now()),
             )
 
@@ -540,7 +605,8 @@ class Store:
     def start_run(self, arguments: dict, model_version: str, pid: int) -> int:
         with self.transaction() as c:
             cur = c.execute(
-                "INSERT INTO runs (started_at, outcome, model_version, arguments, pid) VALUES (?,?,?,?,?)",
+                "INSERT INTO runs (started_at, outcome, model_version, arguments, pid)"
+                " VALUES (?,?,?,?,?)",
                 (now(), "running", model_version, json.dumps(arguments), pid),
             )
             return int(cur.lastrowid)
@@ -564,18 +630,38 @@ class Store:
             return
         minx, miny, maxx, maxy = shapely.GeometryCollection(geoms).bounds
         c.execute(
-            "UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=?, last_change=? WHERE table_name=?",
+            "UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=?, last_change=?"
+            " WHERE table_name=?",
             (minx, miny, maxx, maxy, now(), table),
         )
 
 
 #: SiteYear fields kept in site_years (the footprint lives in its own layer).
 _ROW_FIELDS = (
-    "site_id", "year", "mined_area_ha", "mine_fraction", "clear_observations", "valid_fraction",
-    "ndvi", "ndvi_surroundings", "mean_probability", "water_fraction", "model_version",
-    "source_key", "params_key", "items_used", "items_skipped", "baselines", "ndvi_grid",
-    "ndvi_grid_meta", "geometry_hash", "season", "ring_valid_fraction", "computed_at", "run_id",
-)  # fmt: skip
+    "site_id",
+    "year",
+    "mined_area_ha",
+    "mine_fraction",
+    "clear_observations",
+    "valid_fraction",
+    "ndvi",
+    "ndvi_surroundings",
+    "mean_probability",
+    "water_fraction",
+    "model_version",
+    "source_key",
+    "params_key",
+    "items_used",
+    "items_skipped",
+    "baselines",
+    "ndvi_grid",
+    "ndvi_grid_meta",
+    "geometry_hash",
+    "season",
+    "ring_valid_fraction",
+    "computed_at",
+    "run_id",
+)
 _COLUMN_OF = {"baselines": "processing_baselines"}
 _ROW_COLUMNS = tuple(_COLUMN_OF.get(f, f) for f in _ROW_FIELDS)
 _JSON_FIELDS = {"items_used", "items_skipped", "baselines"}
@@ -629,7 +715,6 @@ class StoreLock:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
-
 
 
 def _as_multipolygon(geom: BaseGeometry) -> BaseGeometry:

@@ -58,13 +58,16 @@ __all__ = ["TrainSettings", "TrainingTile", "TrainReport", "collect_tiles", "tra
 log = logging.getLogger(__name__)
 TRAIN, VAL, TEST, GUARD = 0, 1, 2, 255
 _THRESHOLDS = np.round(np.concatenate([[0.02, 0.035], np.arange(0.05, 0.951, 0.025)]), 3)
-_WAVELENGTH = np.array([0.443, 0.490, 0.560, 0.665, 0.705, 0.740, 0.783, 0.842, 0.865, 0.945,
-                        1.610, 2.190], np.float32)  # fmt: skip
+_WAVELENGTH = np.array(
+    [0.443, 0.490, 0.560, 0.665, 0.705, 0.740, 0.783, 0.842, 0.865, 0.945, 1.610, 2.190], np.float32
+)
 # green leaves and senescent grass (USGS splib07): the season augmentation moves between them
-_GREEN = np.array([0.030, 0.035, 0.065, 0.035, 0.095, 0.235, 0.300, 0.330, 0.345, 0.340, 0.185,
-                   0.090], np.float32)  # fmt: skip
-_DRY = np.array([0.055, 0.065, 0.095, 0.125, 0.165, 0.205, 0.225, 0.245, 0.260, 0.260, 0.330,
-                 0.245], np.float32)  # fmt: skip
+_GREEN = np.array(
+    [0.030, 0.035, 0.065, 0.035, 0.095, 0.235, 0.300, 0.330, 0.345, 0.340, 0.185, 0.090], np.float32
+)
+_DRY = np.array(
+    [0.055, 0.065, 0.095, 0.125, 0.165, 0.205, 0.225, 0.245, 0.260, 0.260, 0.330, 0.245], np.float32
+)
 
 
 @dataclass(frozen=True)
@@ -199,8 +202,17 @@ def collect_tiles(
         if (y != LABEL_IGNORE).sum() == 0:
             continue
         valid = comp.clear >= cfg.composite.min_clear_observations
-        tiles.append(TrainingTile(f"{name}/{yr}", comp.reflectance, valid, y, kind,
-                                  pixel_area_ha=comp.pixel_area_ha, region=region))  # fmt: skip
+        tiles.append(
+            TrainingTile(
+                f"{name}/{yr}",
+                comp.reflectance,
+                valid,
+                y,
+                kind,
+                pixel_area_ha=comp.pixel_area_ha,
+                region=region,
+            )
+        )
     if not tiles:
         raise MonitorError(
             f"{labels_path}: no labelled pixel has imagery in {year}; check the year and source"
@@ -220,9 +232,17 @@ def _real_tiles(kinds: list[str], first_region: int) -> list[TrainingTile]:
     for i, p in enumerate(bigearthnet_patches()):
         ok = ~np.isnan(p.reflectance).any(axis=0)
         y = np.where(ok, 0, LABEL_IGNORE).astype(np.uint8)
-        out.append(TrainingTile(f"bigearthnet:{p.name}", p.reflectance, ok, y,
-                                np.where(ok, k, LABEL_IGNORE).astype(np.uint8), real=True,
-                                region=first_region + i))  # fmt: skip
+        out.append(
+            TrainingTile(
+                f"bigearthnet:{p.name}",
+                p.reflectance,
+                ok,
+                y,
+                np.where(ok, k, LABEL_IGNORE).astype(np.uint8),
+                real=True,
+                region=first_region + i,
+            )
+        )
     return out
 
 
@@ -384,7 +404,9 @@ def augment(
             xs[k], ys[k] = xs[k][:, :, ::-1], ys[k][:, ::-1]
     lam = _WAVELENGTH[None, :, None, None]
     a = strength
-    gain = rng.uniform(1 - 0.2 * a, 1 + 0.2 * a, (n, 1, 1, 1)) * rng.normal(1.0, 0.04 * a, (n, 12, 1, 1))
+    gain = rng.uniform(1 - 0.2 * a, 1 + 0.2 * a, (n, 1, 1, 1)) * rng.normal(
+        1.0, 0.04 * a, (n, 12, 1, 1)
+    )
     gain *= 1 + rng.normal(0, 0.05 * a, (n, 1, 1, 1)) * (lam - 0.9) / 1.3
     haze = rng.uniform(0, 0.025 * a, (n, 1, 1, 1)) * (rng.random((n, 1, 1, 1)) < 0.4)
     offset = rng.normal(0, 0.004 * a, (n, 12, 1, 1)) + haze * (0.49 / lam) ** 2
@@ -451,11 +473,17 @@ def _quick_val_kappa(tiles, probs, split: int = VAL) -> tuple[float, float]:
 
 def _figures(tiles, probs, threshold: float, min_pixels: int, split: int = TEST) -> dict:
     c = _confusion(tiles, probs, threshold, split, min_pixels)
-    real = [(t, p) for t, p in zip(tiles, probs, strict=True) if t.real and (t.split != TRAIN).any()]
+    real = [
+        (t, p) for t, p in zip(tiles, probs, strict=True) if t.real and (t.split != TRAIN).any()
+    ]
     out = {**scores(c), "confusion": c, "threshold": threshold}
     if real:
-        flagged = sum(int(mask_from_probability(p, t.valid, threshold, 1)[t.valid].sum()) for t, p in real)
-        out["real_negatives_flagged"] = round(flagged / max(1, sum(int(t.valid.sum()) for t, _ in real)), 6)
+        flagged = sum(
+            int(mask_from_probability(p, t.valid, threshold, 1)[t.valid].sum()) for t, p in real
+        )
+        out["real_negatives_flagged"] = round(
+            flagged / max(1, sum(int(t.valid.sum()) for t, _ in real)), 6
+        )
     return out
 
 
@@ -499,8 +527,16 @@ def _fit_fcn(tiles, mean, std, settings: TrainSettings, val_split: int, verbose:
     epoch = 0
     for epoch in range(1, settings.epochs + 1):
         xs, ys = augment(rng, *sampler.batch(settings.patches_per_epoch), settings.augment)
-        hist = net.fit(xs, ys, batch_size=settings.batch_size, epochs=epoch,
-                       initial_epoch=epoch - 1, verbose=0, shuffle=True, callbacks=[ema])  # fmt: skip
+        hist = net.fit(
+            xs,
+            ys,
+            batch_size=settings.batch_size,
+            epochs=epoch,
+            initial_epoch=epoch - 1,
+            verbose=0,
+            shuffle=True,
+            callbacks=[ema],
+        )
         if epoch % settings.eval_every and epoch != settings.epochs:
             continue
         raw = net.get_weights()
@@ -513,15 +549,25 @@ def _fit_fcn(tiles, mean, std, settings: TrainSettings, val_split: int, verbose:
         if improved:
             best = {"kappa": kappa, "epoch": epoch, "weights": [w.copy() for w in ema.average]}
         stale = 0 if improved else stale + 1
-        log.log(logging.INFO if verbose else logging.DEBUG,
-                "epoch %d/%d  loss %.4f  validation kappa %.3f (best %.3f at %d)  hard negatives %d",
-                epoch, settings.epochs, hist.history["loss"][-1], kappa, best["kappa"],
-                best["epoch"], len(sampler.hard))  # fmt: skip
+        log.log(
+            logging.INFO if verbose else logging.DEBUG,
+            "epoch %d/%d  loss %.4f  validation kappa %.3f (best %.3f at %d)  hard negatives %d",
+            epoch,
+            settings.epochs,
+            hist.history["loss"][-1],
+            kappa,
+            best["kappa"],
+            best["epoch"],
+            len(sampler.hard),
+        )
         if stale >= settings.patience:
             break
     net.set_weights(best["weights"])
-    return model, {"epochs_run": epoch, "best_epoch": best["epoch"],
-                   "validation_kappa_per_pixel": round(best["kappa"], 5)}  # fmt: skip
+    return model, {
+        "epochs_run": epoch,
+        "best_epoch": best["epoch"],
+        "validation_kappa_per_pixel": round(best["kappa"], 5),
+    }
 
 
 def _baseline_pixels(tiles, split: int, rng, cap: int) -> tuple[np.ndarray, np.ndarray]:
@@ -576,34 +622,61 @@ def train_model(
     base.threshold, base_val = best_threshold(tiles, base_probs, min_pixels, val_split)
     base_fig = _figures(tiles, base_probs, base.threshold, min_pixels, test_split)
 
-    n_blocks = {name: int(sum(((t.split == s) & (t.y != LABEL_IGNORE)).sum() for t in tiles))
-                for name, s in (("train", TRAIN), ("validation", VAL), ("test", TEST))}  # fmt: skip
+    n_blocks = {
+        name: int(sum(((t.split == s) & (t.y != LABEL_IGNORE)).sum() for t in tiles))
+        for name, s in (("train", TRAIN), ("validation", VAL), ("test", TEST))
+    }
     out = Path(out)
     version = f"{out.stem}-{year}-{weights_digest(model.keras_model)}"
     training = {
-        "labels": Path(labels_path).name, "year": year, "source": cfg.source.kind,
-        "catalog": Path(cfg.source.catalog).name if cfg.source.kind == "local" else cfg.source.catalog,
+        "labels": Path(labels_path).name,
+        "year": year,
+        "source": cfg.source.kind,
+        "catalog": Path(cfg.source.catalog).name
+        if cfg.source.kind == "local"
+        else cfg.source.catalog,
         "simulated_imagery": bool(cfg.uses_demo_catalog) or _is_demo_catalog(cfg),
-        "regions": sum(not t.real for t in tiles), "real_negative_patches": sum(t.real for t in tiles),
-        "kinds": kinds, "labelled_pixels": {"mine": int(sum((t.y == 1).sum() for t in tiles)),
-                                            "background": int(sum((t.y == 0).sum() for t in tiles))},
-        "held_out": ("whole ~1 km blocks (and whole mine clusters): 20 % validation (early stopping, "
-                     "thresholds), 20 % test (the figures); a 120 m guard band dropped"
-                     if test_split == TEST else "nothing: too few labelled blocks, figures are on training data"),
-        "labelled_pixels_by_split": n_blocks, "validation_kappa": round(val_kappa, 5),
-        **fit_info, "settings": asdict(settings), "trained_on": dt.date.today().isoformat(),
+        "regions": sum(not t.real for t in tiles),
+        "real_negative_patches": sum(t.real for t in tiles),
+        "kinds": kinds,
+        "labelled_pixels": {
+            "mine": int(sum((t.y == 1).sum() for t in tiles)),
+            "background": int(sum((t.y == 0).sum() for t in tiles)),
+        },
+        "held_out": (
+            "whole ~1 km blocks (and whole mine clusters): 20 % validation (early stopping, "
+            "thresholds), 20 % test (the figures); a 120 m guard band dropped"
+            if test_split == TEST
+            else "nothing: too few labelled blocks, figures are on training data"
+        ),
+        "labelled_pixels_by_split": n_blocks,
+        "validation_kappa": round(val_kappa, 5),
+        **fit_info,
+        "settings": asdict(settings),
+        "trained_on": dt.date.today().isoformat(),
         "seconds": round(time.perf_counter() - t0, 1),
         "command": f"monitor train --labels {labels_path} --year {year} --out {out}",
-    }  # fmt: skip
+    }
     base_file = baseline_path(out)
     base.save(base_file)
     model.meta = ModelMeta(
-        version=version, bands=BANDS, mean=tuple(map(float, mean)), std=tuple(map(float, std)),
-        patch_size=settings.patch, threshold=threshold, training=training, metrics=fcn,
-        baseline={"file": base_file.name, "kind": "lightgbm", "features": list(FEATURES),
-                  "threshold": base.threshold, "validation_kappa": round(base_val, 5),
-                  "metrics": base_fig},
-    )  # fmt: skip
+        version=version,
+        bands=BANDS,
+        mean=tuple(map(float, mean)),
+        std=tuple(map(float, std)),
+        patch_size=settings.patch,
+        threshold=threshold,
+        training=training,
+        metrics=fcn,
+        baseline={
+            "file": base_file.name,
+            "kind": "lightgbm",
+            "features": list(FEATURES),
+            "threshold": base.threshold,
+            "validation_kappa": round(base_val, 5),
+            "metrics": base_fig,
+        },
+    )
     model.save(out)
     return TrainReport(model, fcn, base_fig, time.perf_counter() - t0)
 

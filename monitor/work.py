@@ -100,19 +100,25 @@ def widen(source, task: GroupTask, comp, cc, threads: int = 1):
         if wider == months:
             continue
         params = dataclasses.replace(task.params, months=wider)
-        wide = quantized(build_composite(source, task.grid, task.year, params, name=task.name,
-                                         threads=threads))  # fmt: skip
+        wide = quantized(
+            build_composite(source, task.grid, task.year, params, name=task.name, threads=threads)
+        )
         fill = (comp.clear < cc.target_clear_observations) & (wide.clear > comp.clear)
         comp = dataclasses.replace(
-            comp, reflectance=np.where(fill[None], wide.reflectance, comp.reflectance),
+            comp,
+            reflectance=np.where(fill[None], wide.reflectance, comp.reflectance),
             clear=np.where(fill, wide.clear, comp.clear),
             items_used=tuple(dict.fromkeys(comp.items_used + wide.items_used)),
             items_skipped=tuple(dict.fromkeys(comp.items_skipped + wide.items_skipped)),
             baselines=tuple(dict.fromkeys(comp.baselines + wide.baselines)),
-        )  # fmt: skip
+        )
         months = wider
-        log.info("group %s %d: season widened to months %s for enough clear looks", task.name,
-                 task.year, list(wider))  # fmt: skip
+        log.info(
+            "group %s %d: season widened to months %s for enough clear looks",
+            task.name,
+            task.year,
+            list(wider),
+        )
     return comp, months
 
 
@@ -128,14 +134,19 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
         cfg = _config(task.config_path)
         model = _model(task.model_path)
         source = _source(cfg)
-        comp = quantized(build_composite(source, task.grid, task.year, task.params,
-                                         name=task.name, threads=threads))  # fmt: skip
+        comp = quantized(
+            build_composite(
+                source, task.grid, task.year, task.params, name=task.name, threads=threads
+            )
+        )
         comp, months = widen(source, task, comp, cfg.composite, threads)
         det = detect(comp, model, DetectionParams.from_config(cfg))
     except Exception as exc:  # the group's imagery: every site-year of it fails alike
         log.debug("group %s failed", task.name, exc_info=True)
         failures = tuple((s.site_id, task.year, _error(exc)) for s in task.sites)
-        return GroupResult(task.name, task.year, failures=failures, seconds=time.perf_counter() - t0)
+        return GroupResult(
+            task.name, task.year, failures=failures, seconds=time.perf_counter() - t0
+        )
     cache = cache_for(cfg)
     rows, failures = [], []
     for site in task.sites:
@@ -145,14 +156,23 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
             if cache is not None:  # for reports, reruns and `monitor composite`
                 cache.put(crop, composite_key(source.key, task.params, site.geometry_wkb))
             row = measure_site_year(
-                site.site_id, geometry, crop, det.crop(site.grid),
-                min_clear_fraction=cfg.composite.min_clear_fraction, params_key=task.params_key,
+                site.site_id,
+                geometry,
+                crop,
+                det.crop(site.grid),
+                min_clear_fraction=cfg.composite.min_clear_fraction,
+                params_key=task.params_key,
                 geometry_hash=site.geometry_hash,
                 season=_season_used(site.season, task.params.months, months),
-            )  # fmt: skip
+            )
             if task.ring_m > 0:
-                row = ring_patches(row, geometry, det.crop(site.reach), task.ring_m,
-                                   cfg.detection.min_mapping_unit_ha)  # fmt: skip
+                row = ring_patches(
+                    row,
+                    geometry,
+                    det.crop(site.reach),
+                    task.ring_m,
+                    cfg.detection.min_mapping_unit_ha,
+                )
             rows.append(row)
         except Exception as exc:  # isolate: one bad site never stops its group
             log.debug("site-year %s %d failed", site.site_id, task.year, exc_info=True)
@@ -195,8 +215,9 @@ def _on_dask(tasks: list[GroupTask], address: str) -> Iterator[GroupResult]:
             "--scheduler or compute.scheduler, and that `dask-scheduler` is running"
         ) from None
     try:
-        futures = client.map(process_group, tasks, pure=False,
-                             key=[f"group-{t.name}" for t in tasks])  # fmt: skip
+        futures = client.map(
+            process_group, tasks, pure=False, key=[f"group-{t.name}" for t in tasks]
+        )
         for fut in dask_completed(futures):
             yield fut.result()
     finally:
@@ -212,9 +233,15 @@ def composite_to_cog(cfg: Config, site_id: str, year: int, out: Path, threads: i
 
     with open_store(cfg) as store:
         site = store.sites([site_id])[0]
-    comp, _ = cached_composite(open_source(cfg.source), cache_for(cfg), site.site_id,
-                               site.geometry, year, CompositeParams.from_config(cfg),
-                               threads=threads)  # fmt: skip
+    comp, _ = cached_composite(
+        open_source(cfg.source),
+        cache_for(cfg),
+        site.site_id,
+        site.geometry,
+        year,
+        CompositeParams.from_config(cfg),
+        threads=threads,
+    )
     if not comp.items_used:
         raise MonitorError(
             f"no usable scene for site {site_id} in {year}; check the years and season months"

@@ -11,6 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 TINY_YEARS = (2020, 2023)
 
+
 @pytest.fixture(scope="session")
 def tiny_demo(tmp_path_factory) -> Path:
     """A small demo world: 5.76 km square, 2020-2023, seed 11."""

@@ -27,9 +27,16 @@ CONFORMS = [
 class StacTestServer:
     """Serve ``items`` (dicts) and the files under ``file_root``; see the module docstring."""
 
-    def __init__(self, items: list[dict], file_root: Path | None = None, *, page_size: int = 3,
-                 faults: dict[int, int] | None = None, require_token: bool = False,
-                 sas_lifetime: float = 3600.0):  # fmt: skip
+    def __init__(
+        self,
+        items: list[dict],
+        file_root: Path | None = None,
+        *,
+        page_size: int = 3,
+        faults: dict[int, int] | None = None,
+        require_token: bool = False,
+        sas_lifetime: float = 3600.0,
+    ):
         self.items = items
         self.file_root = file_root
         self.page_size = page_size
@@ -113,24 +120,58 @@ class StacTestServer:
             def do_GET(self):
                 u = urlparse(self.path)
                 if u.path in ("", "/"):
-                    return self._json(200, {
-                        "type": "Catalog", "id": "test-api", "stac_version": "1.0.0", "description": "test",
-                        "conformsTo": CONFORMS,
-                        "links": [
-                            {"rel": "self", "href": server.url + "/", "type": "application/json"},
-                            {"rel": "root", "href": server.url + "/", "type": "application/json"},
-                            {"rel": "data", "href": server.url + "/collections", "type": "application/json"},
-                            {"rel": "search", "href": server.url + "/search", "type": "application/geo+json", "method": "POST"},
-                        ]})  # fmt: skip
+                    return self._json(
+                        200,
+                        {
+                            "type": "Catalog",
+                            "id": "test-api",
+                            "stac_version": "1.0.0",
+                            "description": "test",
+                            "conformsTo": CONFORMS,
+                            "links": [
+                                {
+                                    "rel": "self",
+                                    "href": server.url + "/",
+                                    "type": "application/json",
+                                },
+                                {
+                                    "rel": "root",
+                                    "href": server.url + "/",
+                                    "type": "application/json",
+                                },
+                                {
+                                    "rel": "data",
+                                    "href": server.url + "/collections",
+                                    "type": "application/json",
+                                },
+                                {
+                                    "rel": "search",
+                                    "href": server.url + "/search",
+                                    "type": "application/geo+json",
+                                    "method": "POST",
+                                },
+                            ],
+                        },
+                    )
                 if u.path == "/conformance":
                     return self._json(200, {"conformsTo": CONFORMS})
                 if u.path.startswith("/collections/"):
                     cid = u.path.split("/")[2]
-                    return self._json(200, {
-                        "type": "Collection", "id": cid, "stac_version": "1.0.0", "description": cid,
-                        "license": "proprietary", "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
-                                                              "temporal": {"interval": [[None, None]]}},
-                        "links": [{"rel": "self", "href": server.url + u.path}]})  # fmt: skip
+                    return self._json(
+                        200,
+                        {
+                            "type": "Collection",
+                            "id": cid,
+                            "stac_version": "1.0.0",
+                            "description": cid,
+                            "license": "proprietary",
+                            "extent": {
+                                "spatial": {"bbox": [[-180, -90, 180, 90]]},
+                                "temporal": {"interval": [[None, None]]},
+                            },
+                            "links": [{"rel": "self", "href": server.url + u.path}],
+                        },
+                    )
                 if u.path.startswith("/files/") or u.path.startswith("/container/"):
                     return self._file(u, head=False)
                 if u.path.startswith("/api/sas/v1/token/"):
@@ -140,8 +181,13 @@ class StacTestServer:
                         server.tokens_issued += 1
                     expiry = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
                     works = server.sas_lifetime if server.tokens_issued == 1 else 3600.0
-                    return self._json(200, {"msft:expiry": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                            "token": f"st=x&se=y&sp=rl&sig=exp-{time.time() + works}"})  # fmt: skip
+                    return self._json(
+                        200,
+                        {
+                            "msft:expiry": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                            "token": f"st=x&se=y&sp=rl&sig=exp-{time.time() + works}",
+                        },
+                    )
                 self._json(404, {"code": "NotFound"})
 
             def do_HEAD(self):
@@ -162,13 +208,24 @@ class StacTestServer:
                     server.search_calls += 1
                     fault = server.faults.pop(server.search_calls, None)
                 if fault is not None:
-                    return self._json(fault, {"code": "Throttled" if fault == 429 else "Unavailable"},
-                                      {"Retry-After": "0"} if fault == 429 else None)  # fmt: skip
+                    return self._json(
+                        fault,
+                        {"code": "Throttled" if fault == 429 else "Unavailable"},
+                        {"Retry-After": "0"} if fault == 429 else None,
+                    )
                 page, nxt = server.search(body)
                 links = []
                 if nxt is not None:
-                    links.append({"rel": "next", "href": server.url + "/search", "method": "POST",
-                                  "body": {"token": nxt}, "merge": True, "type": "application/geo+json"})  # fmt: skip
+                    links.append(
+                        {
+                            "rel": "next",
+                            "href": server.url + "/search",
+                            "method": "POST",
+                            "body": {"token": nxt},
+                            "merge": True,
+                            "type": "application/geo+json",
+                        }
+                    )
                 self._json(200, {"type": "FeatureCollection", "features": page, "links": links})
 
             def _file(self, u, head: bool) -> None:

@@ -39,9 +39,14 @@ def site_polygon(margin_px: int = 15):
 def write_catalog(root: Path, scenes: list[tuple[dt.date, np.ndarray | None, int]]) -> Path:
     """``scenes``: (date, reflectance (12, SIZE, SIZE) or None for grass, SCL class or 9 for
     cloud everywhere). Returns the catalog.json."""
-    coll = pystac.Collection("sentinel-2-l2a", "synthetic", pystac.Extent(
-        pystac.SpatialExtent([list(lonlat_box())]),
-        pystac.TemporalExtent([[dt.datetime(2015, 1, 1, tzinfo=dt.UTC), None]])))  # fmt: skip
+    coll = pystac.Collection(
+        "sentinel-2-l2a",
+        "synthetic",
+        pystac.Extent(
+            pystac.SpatialExtent([list(lonlat_box())]),
+            pystac.TemporalExtent([[dt.datetime(2015, 1, 1, tzinfo=dt.UTC), None]]),
+        ),
+    )
     cat = pystac.Catalog("synthetic", "synthetic scenes")
     cat.add_child(coll)
     items_dir = root / "stac" / "items"
@@ -49,24 +54,48 @@ def write_catalog(root: Path, scenes: list[tuple[dt.date, np.ndarray | None, int
         when = dt.datetime(date.year, date.month, date.day, 8, 6, 9, tzinfo=dt.UTC)
         item_id = f"S2A_MSIL2A_{date:%Y%m%d}T080609_R064_T35JZZ_{date:%Y%m%d}T12{k:04d}"
         cloud = 100.0 if scl_class in (8, 9) else 0.0
-        item = pystac.Item(item_id, mapping(box(*lonlat_box())), list(lonlat_box()), when,
-                           {"s2:processing_baseline": "02.14", "eo:cloud_cover": cloud,
-                            "proj:epsg": EPSG})  # fmt: skip
+        item = pystac.Item(
+            item_id,
+            mapping(box(*lonlat_box())),
+            list(lonlat_box()),
+            when,
+            {"s2:processing_baseline": "02.14", "eo:cloud_cover": cloud, "proj:epsg": EPSG},
+        )
         data = refl if refl is not None else np.broadcast_to(GRASS[:, None, None], (12, SIZE, SIZE))
         folder = items_dir / item_id
         folder.mkdir(parents=True)
         for b, name in enumerate((*BANDS, "SCL")):
-            arr = (np.full((SIZE // 2, SIZE // 2), scl_class, np.uint8) if name == "SCL"
-                   else np.round(data[b] * 10000).astype(np.uint16))  # fmt: skip
+            arr = (
+                np.full((SIZE // 2, SIZE // 2), scl_class, np.uint8)
+                if name == "SCL"
+                else np.round(data[b] * 10000).astype(np.uint16)
+            )
             res = 20 if name == "SCL" else 10
             path = folder / f"{name}.tif"
-            with rasterio.open(path, "w", driver="COG", width=arr.shape[1], height=arr.shape[0], count=1,
-                               dtype=arr.dtype, nodata=0, crs=f"EPSG:{EPSG}",
-                               transform=Affine(res, 0, X0, 0, -res, Y1)) as dst:  # fmt: skip
+            with rasterio.open(
+                path,
+                "w",
+                driver="COG",
+                width=arr.shape[1],
+                height=arr.shape[0],
+                count=1,
+                dtype=arr.dtype,
+                nodata=0,
+                crs=f"EPSG:{EPSG}",
+                transform=Affine(res, 0, X0, 0, -res, Y1),
+            ) as dst:
                 dst.write(arr, 1)
-            item.add_asset(name, pystac.Asset(str(path), media_type=pystac.MediaType.COG,
-                                              extra_fields={"proj:shape": list(arr.shape),
-                                                            "proj:transform": [res, 0, X0, 0, -res, Y1]}))  # fmt: skip
+            item.add_asset(
+                name,
+                pystac.Asset(
+                    str(path),
+                    media_type=pystac.MediaType.COG,
+                    extra_fields={
+                        "proj:shape": list(arr.shape),
+                        "proj:transform": [res, 0, X0, 0, -res, Y1],
+                    },
+                ),
+            )
         coll.add_item(item)
     cat.normalize_hrefs(str(root / "stac"))
     cat.save(pystac.CatalogType.SELF_CONTAINED)

@@ -39,10 +39,10 @@ from shapely.ops import transform as shp_transform
 
 from monitor.bands import BAND_RESOLUTION, BANDS
 from monitor.config import last_complete_year
-from monitor.errors import MonitorError
 from monitor.demo.biomes import BIOMES
 from monitor.demo.scenes import Acquisition, render, schedule, sun_angles
 from monitor.demo.world import TRAJECTORIES, World, make_world
+from monitor.errors import MonitorError
 
 __all__ = ["build_demo", "DemoWorld", "TRAINING_YEAR", "DEFAULT_SEASON", "BIOMES"]
 
@@ -113,11 +113,19 @@ def _write_item(args: tuple[str, Acquisition, str]) -> dict:
         data = rendered.scl if name == "SCL" else rendered.dn[name]
         href = f"{stem}_{name}_{res}m.tif"
         profile = dict(
-            driver="COG", width=data.shape[1], height=data.shape[0], count=1, dtype=data.dtype,
-            crs=f"EPSG:{world.epsg}", transform=Affine(res, 0, x0, 0, -res, y0), nodata=0,
-            compress="deflate", predictor=2, blocksize=256,
+            driver="COG",
+            width=data.shape[1],
+            height=data.shape[0],
+            count=1,
+            dtype=data.dtype,
+            crs=f"EPSG:{world.epsg}",
+            transform=Affine(res, 0, x0, 0, -res, y0),
+            nodata=0,
+            compress="deflate",
+            predictor=2,
+            blocksize=256,
             overview_resampling="nearest" if name == "SCL" else "average",
-        )  # fmt: skip
+        )
         with rasterio.open(folder / href, "w", **profile) as dst:
             dst.write(data, 1)
         asset = {
@@ -160,9 +168,12 @@ def _item_dict(world: World, acq: Acquisition, rendered) -> dict:
     top_right = int(np.nonzero(rendered.valid[0])[0].max()) + 1
     bottom_right = int(np.nonzero(rendered.valid[-1])[0].max()) + 1
     ring = [
-        (x0, y0), (x0 + top_right * 10, y0), (x0 + bottom_right * 10, y0 - n * 10),
-        (x0, y0 - n * 10), (x0, y0),
-    ]  # fmt: skip
+        (x0, y0),
+        (x0 + top_right * 10, y0),
+        (x0 + bottom_right * 10, y0 - n * 10),
+        (x0, y0 - n * 10),
+        (x0, y0),
+    ]
     lonlat = shp_transform(lambda x, y: t.transform(x, y), Polygon(ring))
     proc = dt.datetime.combine(acq.date + dt.timedelta(days=2), dt.time(11, 24, 40))
     sat = "S2A" if acq.platform.endswith("A") else "S2B"
@@ -181,7 +192,9 @@ def _item_dict(world: World, acq: Acquisition, rendered) -> dict:
         "constellation": "Sentinel 2",
         "s2:granule_id": f"{sat}_OPER_MSI_L2A_TL_ESRI_{proc:%Y%m%dT%H%M%S}_N{baseline}",
         "s2:datatake_id": f"G{sat}_{acq.date:%Y%m%d}T{hms}_N{baseline}",
-        "s2:datastrip_id": f"{sat}_OPER_MSI_L2A_DS_ESRI_{proc:%Y%m%dT%H%M%S}_S{acq.date:%Y%m%d}T{hms}_N{baseline}",
+        "s2:datastrip_id": (
+            f"{sat}_OPER_MSI_L2A_DS_ESRI_{proc:%Y%m%dT%H%M%S}_S{acq.date:%Y%m%d}T{hms}_N{baseline}"
+        ),
         "s2:product_uri": f"{sat}_MSIL2A_{acq.date:%Y%m%d}T{hms}_N{baseline.replace('.', '')}"
         f"_R{acq.relative_orbit:03d}_T{world.mgrs_tile}_{proc:%Y%m%dT%H%M%S}.SAFE",
         "s2:product_type": "S2MSI2A",
@@ -228,10 +241,19 @@ def _grid(world: World) -> Affine:
 def _write_mask(path: Path, world: World, mask: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(
-        path, "w", driver="COG", width=world.size, height=world.size, count=1, dtype="uint8",
-        crs=f"EPSG:{world.epsg}", transform=_grid(world), nodata=255, compress="deflate",
+        path,
+        "w",
+        driver="COG",
+        width=world.size,
+        height=world.size,
+        count=1,
+        dtype="uint8",
+        crs=f"EPSG:{world.epsg}",
+        transform=_grid(world),
+        nodata=255,
+        compress="deflate",
         blocksize=256,
-    ) as dst:  # fmt: skip
+    ) as dst:
         dst.write(mask.astype(np.uint8), 1)
         dst.update_tags(1, values="1=mine 0=background")
 
@@ -263,8 +285,10 @@ def _truth(world: World, years: range, truth_dir: Path) -> dict:
     site_masks = {
         s["site_id"]: rasterio.features.geometry_mask(
             [Polygon([(x0 + c * 10, y0 - r * 10) for c, r in s["ring"]])],
-            (world.size, world.size), _grid(world), invert=True,
-        )  # fmt: skip
+            (world.size, world.size),
+            _grid(world),
+            invert=True,
+        )
         for s in world.sites
     }
     area: dict[str, dict[int, float]] = {s["site_id"]: {} for s in world.sites}
@@ -283,22 +307,38 @@ def _truth(world: World, years: range, truth_dir: Path) -> dict:
         mine = mines.get(s["mine_id"]) if s["mine_id"] else None
         sites.append(
             {
-                "site_id": s["site_id"], "name": s["name"], "biome": world.biome.name,
-                "trajectory": s["kind"], "expected_status": TRAJECTORIES[s["kind"]],
-                "mine_kind": mine.kind if mine else None, "opened_year": opened,
+                "site_id": s["site_id"],
+                "name": s["name"],
+                "biome": world.biome.name,
+                "trajectory": s["kind"],
+                "expected_status": TRAJECTORIES[s["kind"]],
+                "mine_kind": mine.kind if mine else None,
+                "opened_year": opened,
                 "opened_in_record": bool(mine and mine.start > years.start),
                 "growth_stopped_after": mine.stop if mine else None,
                 "revegetation_from": mine.reveg_start if mine else None,
                 "area_ha": {str(y): series[y] for y in years},
             }
-        )  # fmt: skip
+        )
     unregistered = [
-        {"mine_id": m.mine_id, "kind": m.kind, "column": m.cx, "row": m.cy, "start": m.start,
-         "lon_lat": list(_to_lonlat(world)(m.cx, m.cy))}
-        for m in world.mines if m.mine_id.split("-")[-1].startswith("U")
-    ]  # fmt: skip
-    world_info = {"biome": world.biome.name, "seed": world.seed, "crs": f"EPSG:{world.epsg}",
-                  "mgrs_tile": world.mgrs_tile, "masks": masks}  # fmt: skip
+        {
+            "mine_id": m.mine_id,
+            "kind": m.kind,
+            "column": m.cx,
+            "row": m.cy,
+            "start": m.start,
+            "lon_lat": list(_to_lonlat(world)(m.cx, m.cy)),
+        }
+        for m in world.mines
+        if m.mine_id.split("-")[-1].startswith("U")
+    ]
+    world_info = {
+        "biome": world.biome.name,
+        "seed": world.seed,
+        "crs": f"EPSG:{world.epsg}",
+        "mgrs_tile": world.mgrs_tile,
+        "masks": masks,
+    }
     return {"world": world_info, "sites": sites, "unregistered_mines": unregistered}
 
 
@@ -330,12 +370,22 @@ def _labels(world: World, year: int) -> list[dict]:
     feats = []
     props = {"biome": world.biome.name, "year": year}
     for poly, _ in _shapes(mask, world):
-        feats.append({"type": "Feature", "properties": {"label": "mine", "kind": "mine", **props},
-                      "geometry": mapping(poly)})  # fmt: skip
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": {"label": "mine", "kind": "mine", **props},
+                "geometry": mapping(poly),
+            }
+        )
     for poly, value in _shapes(background, world, values):
         kind = "land" if value >= 1000 else KINDS[value]
-        feats.append({"type": "Feature", "properties": {"label": "background", "kind": kind, **props},
-                      "geometry": mapping(poly)})  # fmt: skip
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": {"label": "background", "kind": kind, **props},
+                "geometry": mapping(poly),
+            }
+        )
     return feats
 
 
@@ -409,8 +459,15 @@ def _is_old_demo(folder: Path) -> bool:
         return False
 
 
-def _world_specs(biomes: tuple[str, ...], seed: int, first: int, last: int, size: int,
-                 training_size: int, regions: int) -> dict[str, dict]:
+def _world_specs(
+    biomes: tuple[str, ...],
+    seed: int,
+    first: int,
+    last: int,
+    size: int,
+    training_size: int,
+    regions: int,
+) -> dict[str, dict]:
     """Keyword arguments of every world to draw: a main world and ``regions`` training regions
     per biome. The first region shares the main world's materials (one region, one geology);
     further ones lie 15 km apart and see them a little differently. A biome's worlds do not
@@ -419,15 +476,22 @@ def _world_specs(biomes: tuple[str, ...], seed: int, first: int, last: int, size
     for name in biomes:
         k = list(BIOMES).index(name)
         bio = BIOMES[name]
-        specs[f"{name}/main"] = dict(seed=seed + 20_011 * k, biome=name, size=size,
-                                     first_year=first, last_year=last)  # fmt: skip
+        specs[f"{name}/main"] = dict(
+            seed=seed + 20_011 * k, biome=name, size=size, first_year=first, last_year=last
+        )
         for r in range(regions):
             x0, y0 = bio.training_origin
             specs[f"{name}/training{r}"] = dict(
-                seed=seed + 1_000_003 * (r + 1) + 20_011 * k, biome=name, name=f"training{r}",
-                size=training_size, first_year=first, last_year=last, training=True,
-                spectra_seed=seed + 20_011 * k + 7_919 * r, origin=(x0 + 15_000 * r, y0),
-            )  # fmt: skip
+                seed=seed + 1_000_003 * (r + 1) + 20_011 * k,
+                biome=name,
+                name=f"training{r}",
+                size=training_size,
+                first_year=first,
+                last_year=last,
+                training=True,
+                spectra_seed=seed + 20_011 * k + 7_919 * r,
+                origin=(x0 + 15_000 * r, y0),
+            )
     return specs
 
 
@@ -450,8 +514,9 @@ def build_demo(
     years = range(first_year, last_year + 1)
     train_year = min(max(TRAINING_YEAR, first_year), last_year)
     train_years = sorted({min(max(y, first_year), last_year) for y in TRAINING_YEARS})
-    specs = _world_specs(tuple(biomes), seed, first_year, last_year, size, training_size,
-                         training_regions)  # fmt: skip
+    specs = _world_specs(
+        tuple(biomes), seed, first_year, last_year, size, training_size, training_regions
+    )
     rng = np.random.default_rng([seed, 1])
     jobs = []
     for name in biomes:
@@ -459,8 +524,9 @@ def build_demo(
         jobs += [(f"{name}/main", a) for a in schedule(rng, years, bio)]
         for r in range(training_regions):
             for ty in train_years:
-                jobs += [(f"{name}/training{r}", a)
-                         for a in schedule(rng, range(ty, ty + 1), bio, False)]  # fmt: skip
+                jobs += [
+                    (f"{name}/training{r}", a) for a in schedule(rng, range(ty, ty + 1), bio, False)
+                ]
 
     _check_replaceable(out)
     tmp = out.with_name(out.name + ".partial")
@@ -482,9 +548,15 @@ def build_demo(
             if progress:
                 progress(k, len(jobs))
 
-    truth: dict = {"seed": seed, "years": [first_year, last_year], "training_year": train_year,
-                   "training_years": train_years,
-                   "worlds": [], "sites": [], "unregistered_mines": []}  # fmt: skip
+    truth: dict = {
+        "seed": seed,
+        "years": [first_year, last_year],
+        "training_year": train_year,
+        "training_years": train_years,
+        "worlds": [],
+        "sites": [],
+        "unregistered_mines": [],
+    }
     labels, site_feats, bboxes = [], [], []
     for name in biomes:
         main = make_world(**specs[f"{name}/main"])
@@ -509,8 +581,12 @@ def build_demo(
     )
     sites = {"type": "FeatureCollection", "features": site_feats}
     (tmp / "sites.geojson").write_text(json.dumps(sites, indent=1))
-    bbox = [min(b[0] for b in bboxes), min(b[1] for b in bboxes),
-            max(b[2] for b in bboxes), max(b[3] for b in bboxes)]  # fmt: skip
+    bbox = [
+        min(b[0] for b in bboxes),
+        min(b[1] for b in bboxes),
+        max(b[2] for b in bboxes),
+        max(b[3] for b in bboxes),
+    ]
     (coll_dir / "collection.json").write_text(json.dumps(_collection(items, bbox, years), indent=1))
     catalog = {
         "type": "Catalog",
@@ -534,7 +610,10 @@ def build_demo(
         shutil.rmtree(out)
     tmp.rename(out)
     return DemoWorld(
-        root=out, catalog=out / "catalog.json", sites=out / "sites.geojson",
-        truth=out / "truth" / "truth.json", labels=out / "training" / "labels.geojson",
+        root=out,
+        catalog=out / "catalog.json",
+        sites=out / "sites.geojson",
+        truth=out / "truth" / "truth.json",
+        labels=out / "training" / "labels.geojson",
         items=len(items),
-    )  # fmt: skip
+    )

@@ -26,9 +26,24 @@ _I = {name: index_of(name) for name in ENDMEMBERS}
 
 #: Look-alike kinds written to ``Land.kinds`` (0 = plain land), named in training labels.
 KINDS = (
-    "land", "fields", "bare", "river_sand", "water", "shore", "town", "industrial", "scarp",
-    "playa", "wash", "pasture", "road", "burn_scar", "clearcut", "beach", "forest",
-)  # fmt: skip
+    "land",
+    "fields",
+    "bare",
+    "river_sand",
+    "water",
+    "shore",
+    "town",
+    "industrial",
+    "scarp",
+    "playa",
+    "wash",
+    "pasture",
+    "road",
+    "burn_scar",
+    "clearcut",
+    "beach",
+    "forest",
+)
 _K = {k: i for i, k in enumerate(KINDS)}
 
 
@@ -70,12 +85,24 @@ def crop_state(biome: str, kind: str, doy: int) -> dict[str, float]:
         return green
     if biome == "temperate":
         calendars = {  # (last doy, state) in order
-            "wheat": ((90, sparse), (185, green), (215, ripe), (260, stubble), (300, bare), (366, sparse)),
+            "wheat": (
+                (90, sparse),
+                (185, green),
+                (215, ripe),
+                (260, stubble),
+                (300, bare),
+                (366, sparse),
+            ),
             "maize": ((130, bare), (170, sparse), (270, green), (300, ripe), (366, stubble)),
             "beet": ((120, bare), (160, sparse), (290, green), (366, bare)),
-            "rapeseed": ((100, green), (140, {"veg_green": 0.55, "sand": 0.3, "soil_dark": 0.15}),
-                         (190, green), (210, ripe), (366, stubble)),
-        }  # fmt: skip
+            "rapeseed": (
+                (100, green),
+                (140, {"veg_green": 0.55, "sand": 0.3, "soil_dark": 0.15}),
+                (190, green),
+                (210, ripe),
+                (366, stubble),
+            ),
+        }
         for last, state in calendars.get(kind, calendars["wheat"]):
             if doy <= last:
                 return state
@@ -124,10 +151,11 @@ class Land:
         self.yy, self.xx = np.mgrid[0:n, 0:n].astype(np.float32)
         rng = self.rng
         self.texture = (
-            1.0 + 0.14 * (smooth_noise(rng, (n, n), 0.6) - 0.5)
+            1.0
+            + 0.14 * (smooth_noise(rng, (n, n), 0.6) - 0.5)
             + 0.10 * (smooth_noise(rng, (n, n), 2.5) - 0.5)
             + 0.06 * (smooth_noise(rng, (n, n), 9.0) - 0.5)
-        ).astype(np.float32)  # fmt: skip
+        ).astype(np.float32)
         getattr(self, f"_base_{self.biome.base}")()
 
     # -- helpers --------------------------------------------------------------------------
@@ -149,9 +177,15 @@ class Land:
         return {k: v * sum(shares.values()) / total for k, v in raw.items()}
 
     def blob(self, cx: float, cy: float, radius: float, aspect: tuple[float, float] = (1, 2.5)):
-        rho = ellipse_rho(self.xx, self.yy, cx, cy, self.rng.uniform(*aspect),
-                          self.rng.uniform(0, math.pi),
-                          (self.rng.uniform(0, 6), self.rng.uniform(0, 6)))  # fmt: skip
+        rho = ellipse_rho(
+            self.xx,
+            self.yy,
+            cx,
+            cy,
+            self.rng.uniform(*aspect),
+            self.rng.uniform(0, math.pi),
+            (self.rng.uniform(0, 6), self.rng.uniform(0, 6)),
+        )
         return rho < radius
 
     def free(self) -> np.ndarray:
@@ -257,8 +291,13 @@ class Land:
         bed = self.river_dist < self.river_half
         self.bars = np.where(bed, smooth_noise(rng, (n, n), 5), 0).astype(np.float32)
         if kind == "savanna":
-            self.paint(bed, "river_sand", **self.varied(sand=0.6, tailings_beach=0.15, mud=0.1,
-                                                          soil_bright=0.05, veg_green=0.1))  # fmt: skip
+            self.paint(
+                bed,
+                "river_sand",
+                **self.varied(
+                    sand=0.6, tailings_beach=0.15, mud=0.1, soil_bright=0.05, veg_green=0.1
+                ),
+            )
         elif kind == "forest":
             self.paint(bed, "river_sand", **self.varied(sand=0.6, tailings_beach=0.2, mud=0.2))
         elif kind == "desert":
@@ -270,8 +309,15 @@ class Land:
         rip = (self.river_dist >= self.river_half) & (self.river_dist < self.river_half + 4)
         if kind != "desert":
             self.evergreen[rip] = 0.9
-            self.paint(rip, "forest", **({"forest": 0.8, "veg_green": 0.2} if kind != "savanna"
-                                         else {"veg_green": 0.9, "soil_dark": 0.1}))  # fmt: skip
+            self.paint(
+                rip,
+                "forest",
+                **(
+                    {"forest": 0.8, "veg_green": 0.2}
+                    if kind != "savanna"
+                    else {"veg_green": 0.9, "soil_dark": 0.1}
+                ),
+            )
         self.bed = bed
 
     def add_reservoir(self, cx: float, cy: float) -> None:
@@ -294,7 +340,11 @@ class Land:
         turbid = float(self.rng.uniform(0.05, 0.6))
         water = {"water_clear": 1 - turbid, "water_turbid": turbid}
         if self.biome.base == "forest":  # floodplain lakes take the white water's sediment
-            water = {"water_brown": 0.4 * turbid, "water_turbid": 0.6, "water_clear": 0.4 - 0.4 * turbid}
+            water = {
+                "water_brown": 0.4 * turbid,
+                "water_turbid": 0.6,
+                "water_clear": 0.4 - 0.4 * turbid,
+            }
         self.paint(rho < rad, "water", **water)
         shore = (rho >= rad) & (rho < rad + 3)
         if self.rng.random() < 0.5:  # a sandy beach on part of the shore
@@ -322,9 +372,10 @@ class Land:
         half = rng.uniform(45, 65)
         block = (np.abs(self.xx - cx) < half) & (np.abs(self.yy - cy) < half * 0.8)
         u = rng.random((self.n, self.n))
-        roof = {"farmland": {"roof_red": 0.6, "urban": 0.25, "veg_green": 0.15},
-                "forest": {"roof_red": 0.3, "urban": 0.5, "laterite": 0.2}}.get(
-            self.biome.base, {"urban": 0.85, "soil_bright": 0.15})  # fmt: skip
+        roof = {
+            "farmland": {"roof_red": 0.6, "urban": 0.25, "veg_green": 0.15},
+            "forest": {"roof_red": 0.3, "urban": 0.5, "laterite": 0.2},
+        }.get(self.biome.base, {"urban": 0.85, "soil_bright": 0.15})
         self.paint(block & (u < 0.55), "town", **roof)
         self.paint(block & (u >= 0.55) & (u < 0.8), "town", veg_green=0.7, soil_dark=0.3)
         self.paint(block & (u >= 0.8), "town", soil_bright=0.6, asphalt=0.4)
@@ -339,17 +390,25 @@ class Land:
         self.paint(yard, "industrial", **self.varied(concrete=0.4, spoil=0.3, soil_bright=0.3))
         for _ in range(int(rng.integers(2, 6))):
             bx, by = cx + rng.uniform(-0.7, 0.7) * w, cy + rng.uniform(-0.7, 0.7) * h
-            shed = (np.abs(self.xx - bx) < rng.uniform(2, 6)) & (np.abs(self.yy - by) < rng.uniform(2, 5))
+            shed = (np.abs(self.xx - bx) < rng.uniform(2, 6)) & (
+                np.abs(self.yy - by) < rng.uniform(2, 5)
+            )
             self.paint(shed & yard, "industrial", urban=0.5, concrete=0.5)
         for _ in range(int(rng.integers(1, 4))):
             pile = np.hypot(self.xx - cx - rng.uniform(-w, w), self.yy - cy - rng.uniform(-h, h))
             mat = str(rng.choice(["sand", "pit_dark", "spoil", "laterite", "ore_red"]))
-            self.paint((pile < rng.uniform(2, 4)) & yard, "industrial", **{mat: 0.9, "soil_bright": 0.1})
+            self.paint(
+                (pile < rng.uniform(2, 4)) & yard, "industrial", **{mat: 0.9, "soil_bright": 0.1}
+            )
 
     def add_fields(self, cx: float, cy: float, count: int, spread: float) -> None:
         rng = self.rng
-        kinds = {"savanna": ["maize", "maize", "fallow", "pivot"], "desert": ["pivot", "fallow"],
-                 "farmland": ["wheat", "maize", "beet", "grass"], "forest": ["fallow", "pivot"]}  # fmt: skip
+        kinds = {
+            "savanna": ["maize", "maize", "fallow", "pivot"],
+            "desert": ["pivot", "fallow"],
+            "farmland": ["wheat", "maize", "beet", "grass"],
+            "forest": ["fallow", "pivot"],
+        }
         for _ in range(count):
             w, h = rng.integers(25, 55, size=2)
             fx = int(cx + rng.uniform(-0.4, 0.4) * spread - w / 2)
@@ -377,10 +436,13 @@ class Land:
     def add_bare(self, cx: float, cy: float, radius: float) -> None:
         """Bare, eroded or cleared ground: the soils and clays mine dumps are made of too."""
         m = self.blob(cx, cy, radius) & self.free()
-        mix = {"forest": dict(laterite=0.5, soil_bright=0.2, spoil=0.15, mud=0.05, veg_dry=0.1),
-               "farmland": dict(soil_dark=0.4, soil_bright=0.3, spoil=0.2, veg_dry=0.1)}.get(
-            self.biome.base, dict(soil_bright=0.45, spoil=0.25, sand=0.15, rock_bench=0.05,
-                                  veg_dry=0.1))  # fmt: skip
+        mix = {
+            "forest": dict(laterite=0.5, soil_bright=0.2, spoil=0.15, mud=0.05, veg_dry=0.1),
+            "farmland": dict(soil_dark=0.4, soil_bright=0.3, spoil=0.2, veg_dry=0.1),
+        }.get(
+            self.biome.base,
+            dict(soil_bright=0.45, spoil=0.25, sand=0.15, rock_bench=0.05, veg_dry=0.1),
+        )
         self.paint(m, "bare", **self.varied(**mix))
         # gullies and tracks inside: a pattern at 20-50 m, as dumps have terraces
         tex = smooth_noise(self.rng, (self.n, self.n), 1.5)
@@ -396,24 +458,28 @@ class Land:
         band = (np.abs(u) < length / 2) & (np.abs(v) < width)
         lit = np.where(v > 0, 1.15, 0.55)  # aspect: sun-facing side bright, the other dark
         mat = {"forest": ("laterite", "soil_bright"), "desert": ("rock_bench", "rock_dark")}.get(
-            self.biome.base, ("rock_bench", "soil_bright"))  # fmt: skip
+            self.biome.base, ("rock_bench", "soil_bright")
+        )
         m = band & self.free()
-        self.paint(m, "scarp", **self.varied(**{mat[0]: 0.5, mat[1]: 0.25, "spoil": 0.15,
-                                                 "veg_dry": 0.1}))  # fmt: skip
+        self.paint(
+            m, "scarp", **self.varied(**{mat[0]: 0.5, mat[1]: 0.25, "spoil": 0.15, "veg_dry": 0.1})
+        )
         self.base[:, m] *= lit[m]
 
     def add_playa(self, cx: float, cy: float, radius: float) -> None:
         m = self.blob(cx, cy, radius, (1.2, 2.5)) & self.free()
         edge = m & ~self.blob(cx, cy, radius * 0.8, (1.2, 2.5))
-        self.paint(m, "playa", **self.varied(playa=0.6, tailings_beach=0.15, mud=0.15,
-                                             soil_bright=0.1))  # fmt: skip
+        self.paint(
+            m, "playa", **self.varied(playa=0.6, tailings_beach=0.15, mud=0.15, soil_bright=0.1)
+        )
         self.paint(edge, "playa", mud=0.5, soil_bright=0.5)
 
     def add_roads(self, count: int) -> None:
         n, rng = self.n, self.rng
-        mix = {"forest": {"laterite": 0.8, "soil_bright": 0.2},
-               "farmland": {"asphalt": 0.7, "soil_bright": 0.3}}.get(
-            self.biome.base, {"spoil": 0.5, "soil_bright": 0.3, "asphalt": 0.2})  # fmt: skip
+        mix = {
+            "forest": {"laterite": 0.8, "soil_bright": 0.2},
+            "farmland": {"asphalt": 0.7, "soil_bright": 0.3},
+        }.get(self.biome.base, {"spoil": 0.5, "soil_bright": 0.3, "asphalt": 0.2})
         for _ in range(count):
             p, q = rng.uniform(0, n, 2), rng.uniform(0, n, 2)
             vx, vy = q[0] - p[0] + 1e-3, n - 0.0
@@ -426,8 +492,10 @@ class Land:
         area_km2 = (self.n * 0.01) ** 2
         rng = self.rng
         for year in years:
-            for kind, rate in (("burn_scar", self.biome.burn_rate),
-                               ("clearcut", self.biome.clearcut_rate)):  # fmt: skip
+            for kind, rate in (
+                ("burn_scar", self.biome.burn_rate),
+                ("clearcut", self.biome.clearcut_rate),
+            ):
                 for _ in range(rng.poisson(rate * area_km2)):
                     self._patch(kind, year, mask_out)
 
@@ -442,11 +510,20 @@ class Land:
             ang = rng.uniform(0, math.pi)
             c, s = math.cos(ang), math.sin(ang)
             u, v = (xx - cx) * c + (yy - cy) * s, -(xx - cx) * s + (yy - cy) * c
-            m = (np.abs(u) < radius * rng.uniform(0.8, 1.6)) & (np.abs(v) < radius * rng.uniform(0.5, 1.0))
+            m = (np.abs(u) < radius * rng.uniform(0.8, 1.6)) & (
+                np.abs(v) < radius * rng.uniform(0.5, 1.0)
+            )
             ok = self.kinds[r0:r1, c0:c1] == _K["forest"]
         else:
-            rho = ellipse_rho(xx, yy, cx, cy, rng.uniform(1, 3), rng.uniform(0, math.pi),
-                              (rng.uniform(0, 6), rng.uniform(0, 6)))  # fmt: skip
+            rho = ellipse_rho(
+                xx,
+                yy,
+                cx,
+                cy,
+                rng.uniform(1, 3),
+                rng.uniform(0, math.pi),
+                (rng.uniform(0, 6), rng.uniform(0, 6)),
+            )
             m = rho < radius
             ok = np.isin(self.kinds[r0:r1, c0:c1], [_K["land"], _K["forest"], _K["pasture"]])
         m &= ok & ~mask_out[r0:r1, c0:c1]

@@ -86,7 +86,8 @@ class Mine:
     angle: float
     """Orientation (radians)."""
     variant: str
-    """Pit ore (coal, iron, hardrock, copper, limestone), quarry type (wet, rock), or pond colour."""
+    """Pit ore (coal, iron, hardrock, copper, limestone), quarry type (wet, rock), or pond
+    colour."""
     has_pond: bool
     """A tailings pond beside a pit."""
     pit_lake: bool
@@ -139,8 +140,16 @@ class _Canvas:
         x0, x1 = max(0, int(cx) - ext), min(n, int(cx) + ext)
         yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
         shape = (y1 - y0, x1 - x0)
-        return cls(y0, x0, xx, yy, np.zeros((E, *shape), np.float32), np.zeros(shape, np.float32),
-                   np.ones(shape, np.float32), np.zeros(shape, bool))  # fmt: skip
+        return cls(
+            y0,
+            x0,
+            xx,
+            yy,
+            np.zeros((E, *shape), np.float32),
+            np.zeros(shape, np.float32),
+            np.ones(shape, np.float32),
+            np.zeros(shape, bool),
+        )
 
     def put(self, where: np.ndarray, **shares: float | np.ndarray) -> None:
         """Replace the materials of ``where`` by the given shares; the mine owns it."""
@@ -174,10 +183,12 @@ def _benched_pit(m: Mine, year: int, cv: _Canvas) -> None:
     wall = 0.5 + 0.5 * np.sin(2 * math.pi * d * n_bench + 3 * tex * (d > 0.3))
     wall = np.clip(wall * (0.4 + 0.6 * d) + 0.15 * (tex - 0.5), 0, 1).astype(np.float32)
     floor_mat, wall_mat = {
-        "coal": ("pit_dark", "rock_bench"), "iron": ("ore_red", "rock_bench"),
-        "hardrock": ("soil_dark", "rock_bench"), "copper": ("rock_dark", "spoil"),
+        "coal": ("pit_dark", "rock_bench"),
+        "iron": ("ore_red", "rock_bench"),
+        "hardrock": ("soil_dark", "rock_bench"),
+        "copper": ("rock_dark", "spoil"),
         "limestone": ("limestone", "limestone"),
-    }[m.variant]  # fmt: skip
+    }[m.variant]
     shares = {wall_mat: wall, floor_mat: 0.8 * (1 - wall)}
     shares["pit_dark"] = shares.get("pit_dark", 0) + 0.2 * (1 - wall)
     cv.put(pit, **shares)
@@ -186,8 +197,9 @@ def _benched_pit(m: Mine, year: int, cv: _Canvas) -> None:
         cv.put(lake, water_clear=0.7, water_turbid=0.3)
         cv.never |= lake
     dx, dy = math.cos(m.dump_angle), math.sin(m.dump_angle)
-    drho = ellipse_rho(cv.xx, cv.yy, m.cx + dx * 0.95 * r, m.cy + dy * 0.95 * r, 1.4,
-                       m.dump_angle, m.phase[::-1])  # fmt: skip
+    drho = ellipse_rho(
+        cv.xx, cv.yy, m.cx + dx * 0.95 * r, m.cy + dy * 0.95 * r, 1.4, m.dump_angle, m.phase[::-1]
+    )
     dump = (drho < 0.62 * r) & ~pit
     terrace = np.sin(2 * math.pi * drho / 3.0) > 0.6
     cv.put(dump, spoil=np.where(terrace, 0.6, 0.85), rock_bench=np.where(terrace, 0.4, 0.15))
@@ -235,8 +247,12 @@ def _strip_coal(m: Mine, year: int, cv: _Canvas) -> None:
         cv.put(hw, rock_bench=0.8, soil_dark=0.2)
     ridges = mined & ~cut
     phase = np.sin(2 * math.pi * (u - u0) / 4.5)
-    cv.put(ridges, spoil=np.where(phase > 0, 0.75, 0.55), rock_bench=np.where(phase > 0, 0.2, 0.0),
-           soil_dark=np.where(phase > 0, 0.05, 0.3))  # fmt: skip
+    cv.put(
+        ridges,
+        spoil=np.where(phase > 0, 0.75, 0.55),
+        rock_bench=np.where(phase > 0, 0.2, 0.0),
+        soil_dark=np.where(phase > 0, 0.05, 0.3),
+    )
     road = (np.abs(np.abs(v) - width / 2 - 2.5) < 1.2) & (u >= u0) & (u < front + 8)
     cv.put(road & ~mined, spoil=0.7, soil_bright=0.3)
     # vegetation comes back first on the oldest ridges
@@ -286,17 +302,28 @@ def _alluvial(m: Mine, year: int, cv: _Canvas) -> None:
     corridor = dist < half
     tex = smooth_noise(rng, grid.shape, 1.5)
     sandy = m.variant != "laterite"
-    cv.put(corridor, sand=np.where(tex > 0.5, 0.55, 0.3) if sandy else 0.25,
-           mud=np.where(tex > 0.5, 0.2, 0.35), tailings_beach=0.15 if sandy else 0.05,
-           laterite=0.1 if sandy else np.where(tex > 0.4, 0.5, 0.35),
-           soil_dark=0.0 if sandy else 0.15)  # fmt: skip
+    cv.put(
+        corridor,
+        sand=np.where(tex > 0.5, 0.55, 0.3) if sandy else 0.25,
+        mud=np.where(tex > 0.5, 0.2, 0.35),
+        tailings_beach=0.15 if sandy else 0.05,
+        laterite=0.1 if sandy else np.where(tex > 0.4, 0.5, 0.35),
+        soil_dark=0.0 if sandy else 0.15,
+    )
     # a chain of ponds along the stream, dug as the front advances
     for k, a in enumerate(np.arange(start + 4, start + reach - 2, rng.uniform(9, 14))):
         i = int(np.searchsorted(arc, a))
         jit = rng.normal(0, 2.0, 2)
         rad = rng.uniform(2.5, 5.5)
-        prho = ellipse_rho(cv.xx, cv.yy, px[i] + jit[0], py[i] + jit[1], rng.uniform(1, 2.2),
-                           rng.uniform(0, math.pi), (rng.uniform(0, 6), rng.uniform(0, 6)))  # fmt: skip
+        prho = ellipse_rho(
+            cv.xx,
+            cv.yy,
+            px[i] + jit[0],
+            py[i] + jit[1],
+            rng.uniform(1, 2.2),
+            rng.uniform(0, math.pi),
+            (rng.uniform(0, 6), rng.uniform(0, 6)),
+        )
         pond = (prho < rad) & corridor
         dug = m.start + int((a - start) / max(reach, 1) * max(0, year - m.start))
         cv.put(pond, **_pond_water(np.random.default_rng(m.seed + k), year - dug))
@@ -329,8 +356,12 @@ def _quarry(m: Mine, year: int, cv: _Canvas) -> None:
         d = rho / max(r, 1e-3)
         bench = np.sin(2 * math.pi * d * max(2, int(r / 4))) > 0.2
         light = 0.75 + 0.25 * np.cos(np.arctan2(cv.yy - m.cy, cv.xx - m.cx) - m.dump_angle)
-        cv.put(pit, limestone=np.where(bench, 0.9, 0.65) * light, rock_bench=0.1 * light,
-               rock_dark=np.where(bench, 0.0, 0.2))  # fmt: skip
+        cv.put(
+            pit,
+            limestone=np.where(bench, 0.9, 0.65) * light,
+            rock_bench=0.1 * light,
+            rock_dark=np.where(bench, 0.0, 0.2),
+        )
         order_r = d
     # a processing pad with stockpiles beside the pit
     dx, dy = math.cos(m.dump_angle), math.sin(m.dump_angle)
@@ -366,8 +397,11 @@ def _tailings_dam(m: Mine, year: int, cv: _Canvas) -> None:
     pond_c = 0.35 if not m.stopped(year) else 0.2
     prho = np.hypot((u - 0.35 * a) / (pond_c * 2 * a), v / (0.55 * b))
     pond = dam & ~wall & (prho < 1.0)
-    water = {"water_turbid": 0.7, "water_green": 0.3} if m.variant == "green" else {
-        "water_turbid": 0.6, "water_brown": 0.25, "water_clear": 0.15}  # fmt: skip
+    water = (
+        {"water_turbid": 0.7, "water_green": 0.3}
+        if m.variant == "green"
+        else {"water_turbid": 0.6, "water_brown": 0.25, "water_clear": 0.15}
+    )
     cv.put(pond, **water)
     cv.put(wall, spoil=0.6, rock_bench=0.4)
     cv.order = 0.4 * smooth_noise(np.random.default_rng(m.seed + 1), cv.w.shape, 3.0) + 0.6 * (
@@ -382,8 +416,11 @@ _STRIP_REACH = 120.0  # px a strip mine can advance inside its cell
 def _extent(m: Mine) -> int:
     """Half-size (px) of the window that holds the mine at its largest."""
     radius = m.radius(m.stop if m.stop is not None else m.start + 15)
-    extent = {"benched_pit": 2.6 * radius + 8, "quarry": 2.2 * radius + 12,
-              "tailings_dam": 1.1 * radius * math.sqrt(math.pi) * math.sqrt(m.aspect) + 8}  # fmt: skip
+    extent = {
+        "benched_pit": 2.6 * radius + 8,
+        "quarry": 2.2 * radius + 12,
+        "tailings_dam": 1.1 * radius * math.sqrt(math.pi) * math.sqrt(m.aspect) + 8,
+    }
     return int(min(extent.get(m.kind, 110), 140))
 
 
@@ -424,6 +461,8 @@ def paint_mine(
         t = w if cv.restored is None else np.where(cv.restored, cv.w * (1 - cover), w)
     sl = (slice(cv.y0, cv.y0 + w.shape[0]), slice(cv.x0, cv.x0 + w.shape[1]))
     keep = w > weight[sl]
-    material[(slice(None), *sl)] = np.where(keep[None], cv.mat * w[None], material[(slice(None), *sl)])
+    material[(slice(None), *sl)] = np.where(
+        keep[None], cv.mat * w[None], material[(slice(None), *sl)]
+    )
     weight[sl] = np.where(keep, w, weight[sl])
     truth[sl] = np.where(keep, t, truth[sl])

@@ -134,7 +134,9 @@ def render(world: World, acq: Acquisition) -> Rendered:
 
     # clouds: thick cores with thin edges; shadows cast away from the sun
     scale = world.biome.cloud_scale
-    cloud_field = 0.7 * smooth_noise(rng, (n, n), scale) + 0.3 * smooth_noise(rng, (n, n), scale / 4)
+    cloud_field = 0.7 * smooth_noise(rng, (n, n), scale) + 0.3 * smooth_noise(
+        rng, (n, n), scale / 4
+    )
     thr = np.quantile(cloud_field, 1 - acq.cloud_target) if acq.cloud_target > 0.005 else 2.0
     tau = np.clip((cloud_field - thr) / 0.12, 0, 1) ** 0.8
     tau = tau.astype(np.float32)
@@ -161,7 +163,10 @@ def render(world: World, acq: Acquisition) -> Rendered:
     # SCL: what sen2cor would say — mostly right, wrong in coherent patches
     b = {name: toa[i] for i, name in enumerate(BANDS)}
     ndvi = (b["B08"] - b["B04"]) / np.maximum(b["B08"] + b["B04"], 1e-3)
-    water = sum(ab[index_of(w)] for w in ("water_clear", "water_turbid", "water_brown", "water_green")) > 0.5
+    water = (
+        sum(ab[index_of(w)] for w in ("water_clear", "water_turbid", "water_brown", "water_green"))
+        > 0.5
+    )
     scl = np.full((n, n), 5, np.uint8)
     scl[ndvi > 0.4] = 4
     scl[(b["B08"] < 0.085) & ~water] = 2
@@ -212,4 +217,6 @@ def sun_angles(d: dt.date, lat: float = -26.0) -> tuple[float, float]:
     """Rough solar zenith/azimuth near 10:30 local time: enough for plausible metadata."""
     decl = 23.44 * math.sin(2 * math.pi * (d.timetuple().tm_yday - 81) / 365)
     zenith = abs(lat - decl) + 20.0
-    return round(min(zenith, 85.0), 4), round(40.0 + 0.2 * decl if lat < 0 else 140.0 + 0.2 * decl, 4)
+    return round(min(zenith, 85.0), 4), round(
+        40.0 + 0.2 * decl if lat < 0 else 140.0 + 0.2 * decl, 4
+    )

@@ -136,7 +136,9 @@ class World:
             for key, ids in groups.items():
                 self._crop_masks[key] = np.isin(land.fields, ids)
             # each field's own vigour: dense or thin stands, wet or dry soil
-            vigour = np.random.default_rng([self.seed, 3]).uniform(0.75, 1.0, len(land.field_kind) + 1)
+            vigour = np.random.default_rng([self.seed, 3]).uniform(
+                0.75, 1.0, len(land.field_kind) + 1
+            )
             self._crop_masks["vigour"] = vigour[land.fields].astype(np.float32)
         vigour = self._crop_masks["vigour"]
         for key, m in self._crop_masks.items():
@@ -222,15 +224,26 @@ def _new_mine(rng, biome: Biome, kind: str, mid: str, cx, cy, trajectory, years,
     (a0, a1), (r0, r1) = _SIZES[kind]
     variants = _VARIANTS.get((kind, biome.name), ("coal",))
     return Mine(
-        mine_id=mid, kind=kind, trajectory=trajectory, cx=cx, cy=cy, start=start, stop=stop,
-        reveg_start=reveg, area0_ha=float(rng.uniform(a0, a1)), rate_ha=float(rng.uniform(r0, r1)),
-        aspect=float(rng.uniform(1.0, 1.8)), angle=float(rng.uniform(0, math.pi)),
-        variant=str(rng.choice(variants)), has_pond=bool(rng.random() < 0.5),
-        pit_lake=bool(rng.random() < 0.6), dump_angle=float(rng.uniform(0, 2 * math.pi)),
+        mine_id=mid,
+        kind=kind,
+        trajectory=trajectory,
+        cx=cx,
+        cy=cy,
+        start=start,
+        stop=stop,
+        reveg_start=reveg,
+        area0_ha=float(rng.uniform(a0, a1)),
+        rate_ha=float(rng.uniform(r0, r1)),
+        aspect=float(rng.uniform(1.0, 1.8)),
+        angle=float(rng.uniform(0, math.pi)),
+        variant=str(rng.choice(variants)),
+        has_pond=bool(rng.random() < 0.5),
+        pit_lake=bool(rng.random() < 0.6),
+        dump_angle=float(rng.uniform(0, 2 * math.pi)),
         phase=(float(rng.uniform(0, 6.28)), float(rng.uniform(0, 6.28))),
         reveg_years=3.0 if biome.base == "forest" else 5.0,
         soil={"forest": "laterite", "farmland": "soil_dark"}.get(biome.base, "soil_bright"),
-    )  # fmt: skip
+    )
 
 
 def _mine_kinds(rng, biome: Biome, count: int) -> list[str]:
@@ -288,7 +301,9 @@ def make_world(
     (default: ``seed``) see the materials alike, as a region's soils and rocks are alike."""
     bio = BIOMES[biome]
     rng = np.random.default_rng(seed)
-    spectra = world_spectra(np.random.default_rng([seed if spectra_seed is None else spectra_seed, 77]))
+    spectra = world_spectra(
+        np.random.default_rng([seed if spectra_seed is None else spectra_seed, 77])
+    )
     n = size
     land = Land(bio, rng, n)
     land.river()
@@ -304,16 +319,26 @@ def make_world(
     cells = [cells[k] for k in rng.permutation(len(cells))]
     if training:  # a training region: mines of every stage among plenty of look-alikes
         roles = (
-            ["expansion"] * 6 + ["stagnation"] * 4 + ["abandonment"] * 4 + ["opening"] * 2
-            + ["stagnant_revegetating"] * 2 + ["unregistered"] * 5 + ["look-alike"] * 11
+            ["expansion"] * 6
+            + ["stagnation"] * 4
+            + ["abandonment"] * 4
+            + ["opening"] * 2
+            + ["stagnant_revegetating"] * 2
+            + ["unregistered"] * 5
+            + ["look-alike"] * 11
             + ["town"] * 2
-        )  # fmt: skip
+        )
     else:
         roles = (
-            ["never_opened"] * 2 + ["confuser"] * 2 + ["opening"] * 2 + ["expansion"] * 2
-            + ["stagnation"] * 2 + ["abandonment"] * 2 + ["stagnant_revegetating"] * 2
+            ["never_opened"] * 2
+            + ["confuser"] * 2
+            + ["opening"] * 2
+            + ["expansion"] * 2
+            + ["stagnation"] * 2
+            + ["abandonment"] * 2
+            + ["stagnant_revegetating"] * 2
             + ["unregistered", "town"]
-        )  # fmt: skip
+        )
     n_mines = sum(r not in ("never_opened", "confuser", "look-alike", "town") for r in roles)
     kinds = iter(_mine_kinds(rng, bio, n_mines))
     look_alikes = itertools.cycle(rng.permutation(list(bio.confusers)))
@@ -349,8 +374,13 @@ def make_world(
             mines.append(mine)
             # a look-alike next to some mines: the model must not lean on "bare means mine"
             if rng.random() < 0.5:
-                _confuser(land, str(next(look_alikes)), cx + rng.choice([-1, 1]) * 75,
-                          cy + rng.choice([-1, 1]) * 75, cell * 0.4)  # fmt: skip
+                _confuser(
+                    land,
+                    str(next(look_alikes)),
+                    cx + rng.choice([-1, 1]) * 75,
+                    cy + rng.choice([-1, 1]) * 75,
+                    cell * 0.4,
+                )
         if role in ("unregistered", "town", "look-alike") or training:
             continue
         n_site += 1
@@ -361,8 +391,15 @@ def make_world(
             (cx + u * math.cos(rot) - v * math.sin(rot), cy + u * math.sin(rot) + v * math.cos(rot))
             for u, v in corners
         ]
-        sites.append({"site_id": f"{bio.code}S{n_site:02d}", "name": _NAMES[bio.name][(n_site - 1) % 16],
-                      "kind": role, "ring": ring, "mine_id": mine.mine_id if mine else None})  # fmt: skip
+        sites.append(
+            {
+                "site_id": f"{bio.code}S{n_site:02d}",
+                "name": _NAMES[bio.name][(n_site - 1) % 16],
+                "kind": role,
+                "ring": ring,
+                "mine_id": mine.mine_id if mine else None,
+            }
+        )
     # mines were numbered by order of creation; align registered ids with their site ids
     renamed = {s["mine_id"]: s["site_id"] for s in sites if s["mine_id"]}
     for s in sites:
@@ -385,11 +422,20 @@ def make_world(
     wet = {y: float(rng.uniform(0.6, 1.1)) for y in years}
     level = {y: float(np.clip(wet[y] + rng.normal(0, 0.1), 0.3, 1.0)) for y in years}
     return World(
-        name=name, size=n, origin=origin or (bio.training_origin if training else bio.origin),
-        epsg=bio.epsg, mgrs_tile=bio.training_tile if training else bio.mgrs_tile, seed=seed,
-        biome=bio, spectra=spectra, land=land, mines=mines, sites=sites, year_wetness=wet,
+        name=name,
+        size=n,
+        origin=origin or (bio.training_origin if training else bio.origin),
+        epsg=bio.epsg,
+        mgrs_tile=bio.training_tile if training else bio.mgrs_tile,
+        seed=seed,
+        biome=bio,
+        spectra=spectra,
+        land=land,
+        mines=mines,
+        sites=sites,
+        year_wetness=wet,
         water_level=level,
-    )  # fmt: skip
+    )
 
 
 _NAMES = {

@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 
 def composite_key(source_key: str, params: CompositeParams, geometry_wkb: bytes) -> str:
     """The cache key of a composite."""
-    blob = json.dumps([source_key, list(params.months), params.max_cloud_cover, params.buffer_m,
-                       CACHE_VERSION])  # fmt: skip
+    blob = json.dumps(
+        [source_key, list(params.months), params.max_cloud_cover, params.buffer_m, CACHE_VERSION]
+    )
     return hashlib.sha1(blob.encode() + geometry_wkb).hexdigest()[:16]
 
 
@@ -70,16 +71,22 @@ class CompositeCache:
             with rasterio.open(path) as src:
                 data = src.read()
                 meta = json.loads(src.tags()["provenance"])
-                grid = Grid(src.crs.to_string(), src.transform.c, src.transform.f, src.width,
-                            src.height)  # fmt: skip
+                grid = Grid(
+                    src.crs.to_string(), src.transform.c, src.transform.f, src.width, src.height
+                )
             refl = data[:12].astype(np.float32) / SCALE
             refl[:, data[:12].min(axis=0) == 0] = np.nan
             return Composite(
-                name=name, year=year, reflectance=refl, clear=data[12].astype(np.uint8), grid=grid,
+                name=name,
+                year=year,
+                reflectance=refl,
+                clear=data[12].astype(np.uint8),
+                grid=grid,
                 items_used=tuple(meta["items_used"]),
                 items_skipped=tuple(tuple(x) for x in meta["items_skipped"]),
-                baselines=tuple(meta["baselines"]), source_key=meta["source_key"],
-            )  # fmt: skip
+                baselines=tuple(meta["baselines"]),
+                source_key=meta["source_key"],
+            )
         except Exception as exc:
             log.warning("ignoring unreadable cache file %s (%s)", path, exc.__class__.__name__)
             return None
@@ -91,7 +98,9 @@ class CompositeCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.partial")
         h, w = composite.shape
-        data = np.concatenate([to_dn(composite.reflectance), composite.clear[None].astype(np.uint16)])
+        data = np.concatenate(
+            [to_dn(composite.reflectance), composite.clear[None].astype(np.uint16)]
+        )
         meta = {
             "items_used": list(composite.items_used),
             "items_skipped": [list(x) for x in composite.items_skipped],
@@ -100,10 +109,19 @@ class CompositeCache:
         }
         try:
             with rasterio.open(
-                tmp, "w", driver="GTiff", width=w, height=h, count=13, dtype="uint16",
-                crs=composite.crs, transform=composite.transform, compress="deflate", predictor=2,
+                tmp,
+                "w",
+                driver="GTiff",
+                width=w,
+                height=h,
+                count=13,
+                dtype="uint16",
+                crs=composite.crs,
+                transform=composite.transform,
+                compress="deflate",
+                predictor=2,
                 tiled=True,
-            ) as dst:  # fmt: skip
+            ) as dst:
                 dst.write(data)
                 dst.update_tags(provenance=json.dumps(meta))
                 for i, band in enumerate([*BANDS, "clear_count"], 1):

@@ -31,16 +31,31 @@ def write_cog(composite: Composite, path: Path) -> Path:
     tmp = path.with_name(f".{path.name}.partial")
     try:
         with rasterio.open(
-            tmp, "w", driver="COG", width=w, height=h, count=12, dtype="uint16", nodata=0,
-            crs=composite.crs, transform=composite.transform, compress="deflate", predictor=2,
-            blocksize=256, overview_resampling="average",
-        ) as dst:  # fmt: skip
+            tmp,
+            "w",
+            driver="COG",
+            width=w,
+            height=h,
+            count=12,
+            dtype="uint16",
+            nodata=0,
+            crs=composite.crs,
+            transform=composite.transform,
+            compress="deflate",
+            predictor=2,
+            blocksize=256,
+            overview_resampling="average",
+        ) as dst:
             dst.write(dn)
             for i, name in enumerate(BANDS, 1):
                 dst.set_band_description(i, name)
-            dst.update_tags(site_id=composite.name, year=str(composite.year),
-                            items=",".join(composite.items_used), scale="0.0001",
-                            units="surface reflectance x 10000 (harmonized)")  # fmt: skip
+            dst.update_tags(
+                site_id=composite.name,
+                year=str(composite.year),
+                items=",".join(composite.items_used),
+                scale="0.0001",
+                units="surface reflectance x 10000 (harmonized)",
+            )
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

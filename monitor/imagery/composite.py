@@ -72,8 +72,13 @@ class Composite:
         """The part of this composite on ``grid`` (aligned, inside): what that site alone
         would have given, pixel for pixel."""
         rows, cols = self.grid.window_of(grid)
-        return replace(self, name=name, grid=grid, reflectance=self.reflectance[:, rows, cols].copy(),
-                       clear=self.clear[rows, cols].copy())  # fmt: skip
+        return replace(
+            self,
+            name=name,
+            grid=grid,
+            reflectance=self.reflectance[:, rows, cols].copy(),
+            clear=self.clear[rows, cols].copy(),
+        )
 
 
 def nan_quantile(stack: np.ndarray, q: float) -> np.ndarray:
@@ -143,8 +148,9 @@ def _fuse(dn: np.ndarray, scl: np.ndarray, harmonize: np.ndarray) -> tuple[np.nd
         return nan_quantile(refl, 0.5), count
 
 
-def median_composite(stack: SceneStack, grid: Grid, name: str, year: int,
-                     source_key: str = "") -> Composite:  # fmt: skip
+def median_composite(
+    stack: SceneStack, grid: Grid, name: str, year: int, source_key: str = ""
+) -> Composite:
     """Harmonize each scene, drop what SCL calls cloud, shadow, snow or nodata, take the median."""
     t, _, h, w = stack.dn.shape
     med = np.full((12, h, w), np.nan, np.float32)
@@ -154,11 +160,16 @@ def median_composite(stack: SceneStack, grid: Grid, name: str, year: int,
         rows = slice(r0, min(h, r0 + _STRIP))
         med[:, rows], clear[rows] = _fuse(stack.dn[:, :, rows], stack.scl[:, rows], harmonize)
     return Composite(
-        name=name, year=year, reflectance=med, clear=clear, grid=grid,
-        items_used=tuple(it.id for it in stack.items), items_skipped=tuple(stack.skipped),
+        name=name,
+        year=year,
+        reflectance=med,
+        clear=clear,
+        grid=grid,
+        items_used=tuple(it.id for it in stack.items),
+        items_skipped=tuple(stack.skipped),
         baselines=tuple(str(it.properties.get("s2:processing_baseline", "")) for it in stack.items),
         source_key=source_key,
-    )  # fmt: skip
+    )
 
 
 def build_composite(
@@ -171,19 +182,27 @@ def build_composite(
     threads: int = 2,
 ) -> Composite:
     """Search, load and fuse one year on ``grid``: the orchestrator of the phases."""
-    query = SeasonQuery(bbox=grid.lonlat_bounds(), year=year, months=params.months,
-                        max_cloud_cover=params.max_cloud_cover)  # fmt: skip
+    query = SeasonQuery(
+        bbox=grid.lonlat_bounds(),
+        year=year,
+        months=params.months,
+        max_cloud_cover=params.max_cloud_cover,
+    )
     items = source.search(query)
     log.debug("%s %d: %d items", name, year, len(items))
     stack = load_scenes(items, grid.geobox(), signer=source.signer, threads=threads)
     return median_composite(stack, grid, name, year, source.key)
 
 
-
 def site_composite(
-    source: ItemSource, site_id: str, geometry, year: int, params: CompositeParams, *,
+    source: ItemSource,
+    site_id: str,
+    geometry,
+    year: int,
+    params: CompositeParams,
+    *,
     threads: int = 2,
-) -> Composite:  # fmt: skip
+) -> Composite:
     """One site's composite on its own buffered grid."""
     from monitor.geo import site_grid
 

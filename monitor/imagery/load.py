@@ -129,5 +129,3 @@ def _stack(ds, items, geobox, skipped) -> SceneStack:
     dn = np.stack([ds[b].values for b in BANDS], axis=1)
     scl = ds["SCL"].values.astype(np.uint8)
     return SceneStack(dn=dn, scl=scl, items=list(items), geobox=geobox, skipped=skipped)
-
-

@@ -109,7 +109,9 @@ def item_time(item: pystac.Item) -> dt.datetime | None:
     if item.datetime is not None:
         return item.datetime
     try:
-        return dt.datetime.fromisoformat(str(item.properties["start_datetime"]).replace("Z", "+00:00"))
+        return dt.datetime.fromisoformat(
+            str(item.properties["start_datetime"]).replace("Z", "+00:00")
+        )
     except (KeyError, ValueError):
         return None
 
@@ -176,8 +178,9 @@ class LocalCatalog:
                 f"catalog {self.catalog} has no collection {self.collection!r}; "
                 "set source.collection in the config"
             )
-        out = [(it, shape(it.geometry) if it.geometry else box(*it.bbox))
-               for it in self._walk(coll)]  # fmt: skip
+        out = [
+            (it, shape(it.geometry) if it.geometry else box(*it.bbox)) for it in self._walk(coll)
+        ]
         log.debug("local catalog %s: %d items", self.catalog, len(out))
         return out
 
@@ -200,8 +203,12 @@ class LocalCatalog:
                 if item.geometry is None and item.bbox is None:
                     raise ValueError("it has no geometry")
             except Exception as exc:
-                log.warning("skipped %s of catalog %s: %s", href, self.catalog,
-                            f"{exc.__class__.__name__}: {exc}"[:200])  # fmt: skip
+                log.warning(
+                    "skipped %s of catalog %s: %s",
+                    href,
+                    self.catalog,
+                    f"{exc.__class__.__name__}: {exc}"[:200],
+                )
                 continue
             yield item
 
@@ -211,7 +218,9 @@ class LocalCatalog:
         for key, asset in item.assets.items():
             href = asset.href
             if "://" in href and not href.startswith("file://"):
-                raise ValueError(f"asset {key} is a URL ({href[:80]}); a local catalog reads only its own files")
+                raise ValueError(
+                    f"asset {key} is a URL ({href[:80]}); a local catalog reads only its own files"
+                )
             # lexically: no `..` out of the folder (links the user made inside it are theirs)
             path = os.path.normpath(os.path.abspath(href.removeprefix("file://")))
             if os.path.commonpath([root, path]) != root:
@@ -284,9 +293,12 @@ def open_source(cfg: SourceConfig, signer: Signer | None = None) -> ItemSource:
         )
     url = cfg.catalog if cfg.catalog.startswith(("http://", "https://")) else PLANETARY_COMPUTER_URL
     source = StacApi(
-        url, cfg.collection, headers=cfg.headers, retries=cfg.retries,
+        url,
+        cfg.collection,
+        headers=cfg.headers,
+        retries=cfg.retries,
         signer=signer or PlanetaryComputerSigner(),
-    )  # fmt: skip
+    )
     source.key = f"planetary-computer:{url}:{cfg.collection}"
     return source
 

@@ -147,16 +147,22 @@ def _field(lon: np.ndarray, lat: np.ndarray, band: int) -> np.ndarray:
 def _zone_item(root: Path, epsg: int, lon_range, lat_range, when: dt.datetime) -> pystac.Item:
     to_utm = Transformer.from_crs(4326, epsg, always_xy=True)
     to_ll = Transformer.from_crs(epsg, 4326, always_xy=True)
-    xs, ys = to_utm.transform([lon_range[0], lon_range[1], lon_range[0], lon_range[1]],
-                              [lat_range[0], lat_range[0], lat_range[1], lat_range[1]])  # fmt: skip
+    xs, ys = to_utm.transform(
+        [lon_range[0], lon_range[1], lon_range[0], lon_range[1]],
+        [lat_range[0], lat_range[0], lat_range[1], lat_range[1]],
+    )
     x0, x1 = np.floor(min(xs) / 60) * 60, np.ceil(max(xs) / 60) * 60
     y0, y1 = np.floor(min(ys) / 60) * 60, np.ceil(max(ys) / 60) * 60
     item_id = f"S2A_MSIL2A_{when:%Y%m%d}T080609_R064_T{epsg % 100}JZZ_{when:%Y%m%d}T120000"
     folder = root / item_id
     folder.mkdir(parents=True)
-    item = pystac.Item(item_id, mapping(box(*lon_range[:1], lat_range[0], lon_range[1], lat_range[1])),
-                       [lon_range[0], lat_range[0], lon_range[1], lat_range[1]], when,
-                       {"s2:processing_baseline": "05.10", "eo:cloud_cover": 0.0, "proj:epsg": epsg})  # fmt: skip
+    item = pystac.Item(
+        item_id,
+        mapping(box(*lon_range[:1], lat_range[0], lon_range[1], lat_range[1])),
+        [lon_range[0], lat_range[0], lon_range[1], lat_range[1]],
+        when,
+        {"s2:processing_baseline": "05.10", "eo:cloud_cover": 0.0, "proj:epsg": epsg},
+    )
     for band in (*BANDS, "SCL"):
         res = 20 if band == "SCL" else 10
         w, h = int((x1 - x0) / res), int((y1 - y0) / res)
@@ -167,24 +173,49 @@ def _zone_item(root: Path, epsg: int, lon_range, lat_range, when: dt.datetime) -
         else:
             data = (np.round(_field(lon, lat, BANDS.index(band)) * 10000) + 1000).astype(np.uint16)
         path = folder / f"{band}.tif"
-        with rasterio.open(path, "w", driver="COG", width=w, height=h, count=1, dtype=data.dtype, nodata=0,
-                           crs=f"EPSG:{epsg}", transform=Affine(res, 0, x0, 0, -res, y1)) as dst:  # fmt: skip
+        with rasterio.open(
+            path,
+            "w",
+            driver="COG",
+            width=w,
+            height=h,
+            count=1,
+            dtype=data.dtype,
+            nodata=0,
+            crs=f"EPSG:{epsg}",
+            transform=Affine(res, 0, x0, 0, -res, y1),
+        ) as dst:
             dst.write(data, 1)
-        item.add_asset(band, pystac.Asset(str(path), media_type=pystac.MediaType.COG,
-                                          extra_fields={"proj:shape": [h, w],
-                                                        "proj:transform": [res, 0, x0, 0, -res, y1]}))  # fmt: skip
+        item.add_asset(
+            band,
+            pystac.Asset(
+                str(path),
+                media_type=pystac.MediaType.COG,
+                extra_fields={"proj:shape": [h, w], "proj:transform": [res, 0, x0, 0, -res, y1]},
+            ),
+        )
     return item
 
 
 def test_site_across_a_utm_zone_boundary_has_no_seam(tmp_path):
     when = dt.datetime(2022, 6, 10, 8, 6, 9, tzinfo=dt.UTC)
     cat = pystac.Catalog("zones", "two UTM zones")
-    coll = pystac.Collection("sentinel-2-l2a", "test", pystac.Extent(
-        pystac.SpatialExtent([[29.9, -26.3, 30.1, -26.1]]), pystac.TemporalExtent([[when, when]])))  # fmt: skip
+    coll = pystac.Collection(
+        "sentinel-2-l2a",
+        "test",
+        pystac.Extent(
+            pystac.SpatialExtent([[29.9, -26.3, 30.1, -26.1]]),
+            pystac.TemporalExtent([[when, when]]),
+        ),
+    )
     cat.add_child(coll)
     # real tiles overlap across zones; each item here spills a little over 30° E
-    coll.add_item(_zone_item(tmp_path / "stac" / "items", 32735, (29.97, 30.01), (-26.23, -26.17), when))
-    coll.add_item(_zone_item(tmp_path / "stac" / "items", 32736, (29.99, 30.03), (-26.23, -26.17), when))
+    coll.add_item(
+        _zone_item(tmp_path / "stac" / "items", 32735, (29.97, 30.01), (-26.23, -26.17), when)
+    )
+    coll.add_item(
+        _zone_item(tmp_path / "stac" / "items", 32736, (29.99, 30.03), (-26.23, -26.17), when)
+    )
     cat.normalize_hrefs(str(tmp_path / "stac"))
     cat.save(pystac.CatalogType.SELF_CONTAINED)
     site = Polygon([(29.992, -26.21), (30.008, -26.21), (30.008, -26.19), (29.992, -26.19)])

@@ -65,8 +65,15 @@ def test_items_look_like_planetary_computer(tiny_demo):
 
 def test_odc_stac_loads_all_assets_offset_scl_and_cloud_cover(tiny_demo):
     items = [it for it in _items(tiny_demo) if it.properties["s2:mgrs_tile"] == "35JNM"]
-    ds = odc.stac.load(items, bands=[*BANDS, "SCL"], resolution=10, groupby="id", dtype="uint16",
-                       nodata=0, preserve_original_order=True)  # fmt: skip
+    ds = odc.stac.load(
+        items,
+        bands=[*BANDS, "SCL"],
+        resolution=10,
+        groupby="id",
+        dtype="uint16",
+        nodata=0,
+        preserve_original_order=True,
+    )
     assert ds["B02"].shape[1:] == (576, 576)
     assert set(ds.data_vars) == {*BANDS, "SCL"}
     post = np.array([it.properties["s2:processing_baseline"] >= "04.00" for it in items])
@@ -94,12 +101,16 @@ def test_odc_stac_loads_all_assets_offset_scl_and_cloud_cover(tiny_demo):
 def test_expanding_site_grows_in_quicklooks_as_truth_says(tiny_demo, tmp_path):
     truth = json.loads((tiny_demo / "truth/truth.json").read_text())
     site = next(s for s in truth["sites"] if s["trajectory"] == "expansion")
-    sites = {f["properties"]["site_id"]: shape(f["geometry"])
-             for f in json.loads((tiny_demo / "sites.geojson").read_text())["features"]}  # fmt: skip
+    sites = {
+        f["properties"]["site_id"]: shape(f["geometry"])
+        for f in json.loads((tiny_demo / "sites.geojson").read_text())["features"]
+    }
     source = LocalCatalog(tiny_demo / "catalog.json", "sentinel-2-l2a")
     params = CompositeParams(months=(5, 6, 7, 8, 9), max_cloud_cover=70, buffer_m=100)
-    comps = {y: site_composite(source, site["site_id"], sites[site["site_id"]], y, params)
-             for y in range(truth["years"][0], truth["years"][1] + 1)}  # fmt: skip
+    comps = {
+        y: site_composite(source, site["site_id"], sites[site["site_id"]], y, params)
+        for y in range(truth["years"][0], truth["years"][1] + 1)
+    }
     # the two years furthest apart among those most pixels saw at least twice: a season
     # under cloud (one look a pixel) keeps cloud edges a mask cannot find
     good = [y for y, c in comps.items() if (c.clear >= 2).mean() > 0.6]
@@ -117,8 +128,13 @@ def test_expanding_site_grows_in_quicklooks_as_truth_says(tiny_demo, tmp_path):
             from rasterio.warp import Resampling, reproject
 
             grid = np.zeros(comp.shape, np.uint8)
-            reproject(rasterio.band(ref, 1), grid, dst_transform=comp.transform, dst_crs=comp.crs,
-                      resampling=Resampling.nearest)  # fmt: skip
+            reproject(
+                rasterio.band(ref, 1),
+                grid,
+                dst_transform=comp.transform,
+                dst_crs=comp.crs,
+                resampling=Resampling.nearest,
+            )
         looks[f"truth{year}"] = grid.astype(bool)
     # pixels whose quicklook colour changed a lot: new pits and dumps
     changed = (np.abs(looks[last] - looks[first]).mean(axis=0) > 25) & seen

@@ -20,8 +20,12 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 
 def monitor(cfg: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--config", str(cfg), *args],
-                          capture_output=True, text=True, cwd=cfg.parent)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "--config", str(cfg), *args],
+        capture_output=True,
+        text=True,
+        cwd=cfg.parent,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"monitor {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
     return proc
@@ -46,12 +50,25 @@ def ran(tiny_demo, tmp_path_factory) -> Path:
 def test_history_and_status_json_follow_the_contract(ran):
     rows = json.loads(monitor(ran, "history", "--all", "--format", "json").stdout)
     assert len(rows) == 14 * 4
-    assert set(rows[0]) == {"site_id", "year", "mined_area_ha", "mine_fraction", "clear_observations", "ndvi",
-                            "model_version"}  # fmt: skip
+    assert set(rows[0]) == {
+        "site_id",
+        "year",
+        "mined_area_ha",
+        "mine_fraction",
+        "clear_observations",
+        "ndvi",
+        "model_version",
+    }
     status = json.loads(monitor(ran, "status", "--format", "json").stdout)
     assert len(status) == 14
-    truth = json.loads((Path(json.loads(json.dumps(str(ran.read_text().split("sites: ")[1].split("\n")[0])))).parent
-                        / "truth/truth.json").read_text())  # fmt: skip
+    truth = json.loads(
+        (
+            Path(
+                json.loads(json.dumps(str(ran.read_text().split("sites: ")[1].split("\n")[0])))
+            ).parent
+            / "truth/truth.json"
+        ).read_text()
+    )
     expected = {s["site_id"]: s["expected_status"] for s in truth["sites"]}
     right = sum(s["status"] == expected[s["site_id"]] for s in status)
     # four years are too few for every trajectory; most must still be right
@@ -93,9 +110,18 @@ def _browser():
             pytest.fail("chromium is missing; .ci/run installs it with apt-get")
         pytest.skip("chromium not installed (apt-get install chromium)")
     pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=exe, args=[
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"])  # fmt: skip
+    browser = pw.chromium.launch(
+        executable_path=exe,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    )
     return pw, browser
 
 
@@ -169,17 +195,25 @@ def test_sites_commands_and_protected_areas(ran, tmp_path):
         import geopandas as gpd
         from shapely.geometry import shape
 
-        sites = {f["properties"]["site_id"]: shape(f["geometry"]) for f in
-                 json.loads(Path(ran.read_text().split("sites: ")[1].split("\n")[0]).read_text())["features"]}  # fmt: skip
+        sites = {
+            f["properties"]["site_id"]: shape(f["geometry"])
+            for f in json.loads(
+                Path(ran.read_text().split("sites: ")[1].split("\n")[0]).read_text()
+            )["features"]
+        }
         target = status[-1]["site_id"]
         pa = tmp_path / "pa.geojson"
         gpd.GeoDataFrame(
             {"name": ["reserve"]}, geometry=[sites[target].buffer(0.001)], crs=4326
         ).to_file(pa)
         cfg = tmp_path / "pa.yaml"
-        cfg.write_text(ran.read_text().replace("store: store.gpkg", f"store: {ran.parent / 'store.gpkg'}")
-                       .replace("reports: reports", f"reports: {tmp_path / 'r'}")
-                       .replace("cache: cache", f"cache: {ran.parent / 'cache'}") + f"protected_areas: {pa}\n")  # fmt: skip
+        cfg.write_text(
+            ran.read_text()
+            .replace("store: store.gpkg", f"store: {ran.parent / 'store.gpkg'}")
+            .replace("reports: reports", f"reports: {tmp_path / 'r'}")
+            .replace("cache: cache", f"cache: {ran.parent / 'cache'}")
+            + f"protected_areas: {pa}\n"
+        )
         ranked = json.loads(monitor(cfg, "status", "--candidates", "--format", "json").stdout)
         mine = next(s for s in ranked if s["site_id"] == target)
         assert "inside protected areas" in mine["reasons"]

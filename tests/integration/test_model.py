@@ -96,17 +96,58 @@ def test_monitor_train_on_points_writes_model_and_metadata(tiny_config, tiny_dem
     path = tmp_path / "points.gpkg"
     points.to_file(path)
     out = tmp_path / "m.keras"
-    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--config", str(tiny_config), "train",
-                           "--labels", str(path), "--year", "2021", "--out", str(out), "--epochs", "2"],
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "cli.py"),
+            "--config",
+            str(tiny_config),
+            "train",
+            "--labels",
+            str(path),
+            "--year",
+            "2021",
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "validation" in proc.stdout and out.exists()
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["training"]["year"] == 2021 and meta["training"]["labelled_pixels"]["mine"] > 0
     assert load_model(out).version == meta["version"]
     bad = tmp_path / "bad.geojson"
-    bad.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"label": "quarry?"}, "geometry": {"type": "Point", "coordinates": [29, -26]}}]}))  # fmt: skip
-    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--config", str(tiny_config), "train",
-                           "--labels", str(bad), "--year", "2021"], capture_output=True, text=True)  # fmt: skip
+    bad.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"label": "quarry?"},
+                        "geometry": {"type": "Point", "coordinates": [29, -26]},
+                    }
+                ],
+            }
+        )
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "cli.py"),
+            "--config",
+            str(tiny_config),
+            "train",
+            "--labels",
+            str(bad),
+            "--year",
+            "2021",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1 and "record 0 has label 'quarry?'" in proc.stderr

@@ -34,8 +34,12 @@ def make_config(tiny_demo: Path, work: Path, name: str) -> Path:
 
 
 def cli(cfg: Path, *args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), "--config", str(cfg), *args],
-                          capture_output=True, text=True, **kw)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "--config", str(cfg), *args],
+        capture_output=True,
+        text=True,
+        **kw,
+    )
 
 
 def contents(store: Path) -> list[tuple]:
@@ -61,8 +65,11 @@ def reference(tiny_demo, tmp_path_factory) -> list[tuple]:
 def test_sigkill_mid_run_then_resume_gives_the_same_store(tiny_demo, tmp_path, reference):
     cfg = make_config(tiny_demo, tmp_path, "killed")
     store = tmp_path / "killed.gpkg"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "--config", str(cfg), "run", *SUBSET],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "cli.py"), "--config", str(cfg), "run", *SUBSET],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 240
     done = 0
     while time.time() < deadline and proc.poll() is None:
@@ -125,8 +132,9 @@ def test_dask_cluster_gives_the_same_results(tiny_demo, tmp_path, reference):
     from distributed import LocalCluster
 
     cfg = make_config(tiny_demo, tmp_path, "dask")
-    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
-                      processes=True) as cluster:  # fmt: skip
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
+    ) as cluster:
         proc = cli(cfg, "run", *SUBSET, "--scheduler", cluster.scheduler_address)
     assert proc.returncode == 0, proc.stderr
     assert "12 site-year(s) done" in proc.stdout

@@ -21,19 +21,30 @@ D = dt.date
 
 
 def test_a_season_across_new_year_takes_the_months_before_it(tmp_path):
-    cat = write_catalog(tmp_path, [(D(2020, 10, 20), None, 4), (D(2020, 11, 20), None, 4),
-                                   (D(2021, 1, 10), None, 4), (D(2021, 11, 5), None, 4)])  # fmt: skip
+    cat = write_catalog(
+        tmp_path,
+        [
+            (D(2020, 10, 20), None, 4),
+            (D(2020, 11, 20), None, 4),
+            (D(2021, 1, 10), None, 4),
+            (D(2021, 11, 5), None, 4),
+        ],
+    )
     source = LocalCatalog(cat, "sentinel-2-l2a")
     found = source.search(SeasonQuery(lonlat_box(), 2021, (11, 12, 1, 2), 70.0))
     assert sorted(it.datetime.date() for it in found) == [D(2020, 11, 20), D(2021, 1, 10)]
-    assert SeasonQuery(lonlat_box(), 2021, (11, 12, 1, 2), 70.0).datetime_range.startswith("2020-11-01")
+    assert SeasonQuery(lonlat_box(), 2021, (11, 12, 1, 2), 70.0).datetime_range.startswith(
+        "2020-11-01"
+    )
 
 
 def _task(year: int, months: tuple[int, ...]) -> GroupTask:
     site = site_polygon()
     grid = site_grid(site, 100.0)
     window = SiteWindow("S", site.wkb, grid, grid, "h")
-    return GroupTask("g", year, grid, CompositeParams(months, 70.0, 100.0), (window,), "", None, "k")
+    return GroupTask(
+        "g", year, grid, CompositeParams(months, 70.0, 100.0), (window,), "", None, "k"
+    )
 
 
 class _Composite:
@@ -43,8 +54,15 @@ class _Composite:
 
 def test_a_year_short_of_looks_is_widened_and_says_so(tmp_path):
     # June and July: one clear look and one cloud; May and August: clear
-    cat = write_catalog(tmp_path, [(D(2021, 6, 10), None, 4), (D(2021, 7, 10), None, 9),
-                                   (D(2021, 5, 12), None, 4), (D(2021, 8, 12), None, 4)])  # fmt: skip
+    cat = write_catalog(
+        tmp_path,
+        [
+            (D(2021, 6, 10), None, 4),
+            (D(2021, 7, 10), None, 9),
+            (D(2021, 5, 12), None, 4),
+            (D(2021, 8, 12), None, 4),
+        ],
+    )
     source = LocalCatalog(cat, "sentinel-2-l2a")
     task = _task(2021, (6, 7))
     comp = build_composite(source, task.grid, 2021, task.params)
@@ -78,7 +96,9 @@ class _ListSource:
         from shapely.geometry import box, shape
 
         area = box(*query.bbox)
-        return [it for it in self.items if shape(it.geometry).intersects(area) and query.accepts(it)]
+        return [
+            it for it in self.items if shape(it.geometry).intersects(area) and query.accepts(it)
+        ]
 
 
 def _items_at(bbox, clear_months, years=(2019, 2020, 2021)):
@@ -90,8 +110,15 @@ def _items_at(bbox, clear_months, years=(2019, 2020, 2021)):
         for month in range(1, 13):
             when = dt.datetime(year, month, 15, tzinfo=dt.UTC)
             cloud = 5.0 if month in clear_months else 85.0
-            out.append(pystac.Item(f"{bbox[0]}-{year}-{month}", mapping(box(*bbox)), list(bbox), when,
-                                   {"eo:cloud_cover": cloud}))  # fmt: skip
+            out.append(
+                pystac.Item(
+                    f"{bbox[0]}-{year}-{month}",
+                    mapping(box(*bbox)),
+                    list(bbox),
+                    when,
+                    {"eo:cloud_cover": cloud},
+                )
+            )
     return out
 
 
@@ -107,12 +134,16 @@ def test_sites_in_both_hemispheres_get_their_own_season_recorded_and_shown(tmp_p
     south, north = (29.0, -26.1, 29.1, -26.0), (-110.1, 30.0, -110.0, 30.1)
     source = _ListSource(_items_at(south, {5, 6, 7, 8, 9}) + _items_at(north, {11, 12, 1, 2, 3}))
     cfg_path = tmp_path / "c.yaml"
-    cfg_path.write_text("sites: null\nstore: s.gpkg\nreports: r\ncomposite: {cache: null}\n"
-                        "years: {first: 2019, last: 2021}\n")  # fmt: skip
+    cfg_path.write_text(
+        "sites: null\nstore: s.gpkg\nreports: r\ncomposite: {cache: null}\n"
+        "years: {first: 2019, last: 2021}\n"
+    )
     cfg = load_config(cfg_path)
-    sites = [SiteRecord("SOUTH", "s", box(29.02, -26.08, 29.03, -26.07)),
-             SiteRecord("NORTH", "n", box(-110.08, 30.02, -110.07, 30.03)),
-             SiteRecord("REG", "r", box(29.04, -26.08, 29.05, -26.07), season=(10, 11, 12))]
+    sites = [
+        SiteRecord("SOUTH", "s", box(29.02, -26.08, 29.03, -26.07)),
+        SiteRecord("NORTH", "n", box(-110.08, 30.02, -110.07, 30.03)),
+        SiteRecord("REG", "r", box(29.04, -26.08, 29.05, -26.07), season=(10, 11, 12)),
+    ]
     seasons = resolve_seasons(cfg, sites, source, range(2019, 2022))
     assert seasons["SOUTH"].months == (5, 6, 7, 8, 9) and seasons["SOUTH"].how == "auto"
     assert seasons["NORTH"].months == (11, 12, 1, 2, 3)  # across New Year: the dry winter
@@ -120,8 +151,21 @@ def test_sites_in_both_hemispheres_get_their_own_season_recorded_and_shown(tmp_p
     with Store(cfg.store) as store:
         store.upsert_sites(sites)
         for s in sites:
-            store.put_site_year(SiteYear(s.site_id, 2021, 0.0, 0.0, 3, 1.0, None, "m", "src", "p",
-                                         season=seasons[s.site_id].as_json()))  # fmt: skip
+            store.put_site_year(
+                SiteYear(
+                    s.site_id,
+                    2021,
+                    0.0,
+                    0.0,
+                    3,
+                    1.0,
+                    None,
+                    "m",
+                    "src",
+                    "p",
+                    season=seasons[s.site_id].as_json(),
+                )
+            )
         stored = {r.site_id: r.season for r in store.site_years()}
     assert '"how": "auto"' in stored["NORTH"] and "[11, 12, 1, 2, 3]" in stored["NORTH"]
     res = write_report(cfg)

@@ -103,8 +103,19 @@ def test_restoration_candidates_are_ranked_with_reasons():
 
 def test_status_json_has_the_contract_keys():
     s = run([0, 0, 8, 11, 14, 17, 20, 23, 26, 29]).as_json()
-    assert set(s) == {"site_id", "name", "status", "opened_year", "stagnant_since", "abandoned_since",
-                      "last_detected_year", "latest_area_ha", "restoration_candidate", "confidence", "events"}  # fmt: skip
+    assert set(s) == {
+        "site_id",
+        "name",
+        "status",
+        "opened_year",
+        "stagnant_since",
+        "abandoned_since",
+        "last_detected_year",
+        "latest_area_ha",
+        "restoration_candidate",
+        "confidence",
+        "events",
+    }
     assert 0 <= s["confidence"] <= 1
     assert all(set(e) == {"flag", "from", "to"} for e in s["events"])
 
@@ -182,3 +193,24 @@ def test_closed_form_statistics_match_statsmodels():
         ).fit()
         _, p_sm, _ = hinge.compare_f_test(fit)
         assert abs(p_brk - p_sm) < 1e-9
+
+
+def test_a_lake_there_from_the_first_year_is_not_a_mine():
+    pts = [YearPoint(y, 12.0 + 0.3 * (k % 2), 0.05, 0.4, 0.85) for k, y in enumerate(YEARS)]
+    s = analyse("R", "reservoir", pts, CFG, 2025)
+    assert s.status == "none" and "open water" in s.reasons[0] and not s.restoration_candidate
+    # the same footprint, but dry ground: a stagnant mine
+    dry = [YearPoint(p.year, p.area_ha, p.ndvi, p.ndvi_surroundings, 0.05) for p in pts]
+    assert analyse("M", "mine", dry, CFG, 2025).status == "stagnation"
+    # a pit lake that formed after mining opened is still a mine's
+    opened = [YearPoint(y, 0.0 if k < 3 else 12.0, 0.05, 0.4, 0.9) for k, y in enumerate(YEARS)]
+    assert analyse("P", "pit", opened, CFG, 2025).status != "none"
+
+
+def test_sparse_and_one_look_years_are_gaps_not_losses():
+    # two gaps (too few looks) inside steady growth: still expansion, no loss
+    areas = [8, 10, None, 14, None, 18, 20, 22, 24, 26]
+    s = run(areas)
+    assert s.status == "expansion" and s.abandoned_since is None
+    # a false footprint that comes and goes with the clouds is never confirmed
+    assert run([0, 3.0, 0, 0, 2.5, 0, 0, 0, 3.1, 0]).status == "none"

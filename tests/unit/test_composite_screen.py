@@ -17,8 +17,9 @@ CLOUD = np.array([0.52, 0.52, 0.51, 0.50, 0.50, 0.50, 0.50, 0.50, 0.49, 0.45, 0.
 
 def _stack(surfaces: list[np.ndarray], looks: int, rng) -> np.ndarray:
     """(looks, 12, 1, n) DNs of each surface, with date-to-date variation of 15 %."""
-    t = np.stack([np.stack([s * rng.uniform(0.85, 1.15) for s in surfaces], axis=-1)
-                  for _ in range(looks)])[:, :, None, :]  # fmt: skip
+    t = np.stack(
+        [np.stack([s * rng.uniform(0.85, 1.15) for s in surfaces], axis=-1) for _ in range(looks)]
+    )[:, :, None, :]
     return np.round(t * 10000).astype(np.uint16)
 
 

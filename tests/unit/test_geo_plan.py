@@ -40,8 +40,13 @@ def test_a_crop_of_a_composite_is_pixel_for_pixel_the_same():
 
 
 def test_dense_sites_form_one_group_and_far_ones_their_own():
-    dense = [_window(f"G{i}{j}", box(29 + 0.01 * i, -26 + 0.01 * j, 29.005 + 0.01 * i,
-                                         -25.995 + 0.01 * j)) for i in range(5) for j in range(5)]  # fmt: skip
+    dense = [
+        _window(
+            f"G{i}{j}", box(29 + 0.01 * i, -26 + 0.01 * j, 29.005 + 0.01 * i, -25.995 + 0.01 * j)
+        )
+        for i in range(5)
+        for j in range(5)
+    ]
     assert len(group_windows(dense)) == 1
     far = [_window("A", box(29, -26, 29.01, -25.99)), _window("B", box(29.5, -26, 29.51, -25.99))]
     assert len(group_windows(far)) == 2  # the land between them is not worth decoding

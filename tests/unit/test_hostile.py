@@ -23,9 +23,19 @@ from monitor.store import Store, StoreLock
 
 
 def _row(site_id: str, year: int = 2021, area: float = 5.0) -> SiteYear:
-    return SiteYear(site_id=site_id, year=year, mined_area_ha=area, mine_fraction=0.1,
-                    clear_observations=4, valid_fraction=1.0, ndvi=0.2, model_version="m",
-                    source_key="s", params_key="p", footprint=box(29, -26, 29.001, -25.999))  # fmt: skip
+    return SiteYear(
+        site_id=site_id,
+        year=year,
+        mined_area_ha=area,
+        mine_fraction=0.1,
+        clear_observations=4,
+        valid_fraction=1.0,
+        ndvi=0.2,
+        model_version="m",
+        source_key="s",
+        params_key="p",
+        footprint=box(29, -26, 29.001, -25.999),
+    )
 
 
 # -- data loss ------------------------------------------------------------------------------
@@ -64,7 +74,9 @@ def test_a_geopackage_of_another_program_is_refused_untouched(tmp_path):
 
 
 # -- path traversal -------------------------------------------------------------------------
-@pytest.mark.parametrize("site_id", ["../../x", "/etc/passwd", "a/b", "x" * 300, ".", "..", "", "S 01"])
+@pytest.mark.parametrize(
+    "site_id", ["../../x", "/etc/passwd", "a/b", "x" * 300, ".", "..", "", "S 01"]
+)
 def test_every_id_becomes_a_safe_file_name(site_id):
     name = safe_name(site_id)
     assert name and "/" not in name and not name.startswith(".") and len(name) <= 90
@@ -91,12 +103,18 @@ def test_report_escapes_ids_names_and_reasons(tmp_path):
     evil_id = '"><svg onload=alert(1)>'
     evil_name = "</script><script>alert(2)</script>"
     cfg_path = tmp_path / "c.yaml"
-    cfg_path.write_text("sites: null\nstore: s.gpkg\nreports: out\ncomposite: {cache: null}\n"
-                        "years: {first: 2016, last: 2021}\n")  # fmt: skip
+    cfg_path.write_text(
+        "sites: null\nstore: s.gpkg\nreports: out\ncomposite: {cache: null}\n"
+        "years: {first: 2016, last: 2021}\n"
+    )
     cfg = load_config(cfg_path)
     with Store(cfg.store) as store:
-        store.upsert_sites([SiteRecord(evil_id, evil_name, box(29, -26, 29.01, -25.99)),
-                            SiteRecord("../../x", "traversal", box(29.02, -26, 29.03, -25.99))])  # fmt: skip
+        store.upsert_sites(
+            [
+                SiteRecord(evil_id, evil_name, box(29, -26, 29.01, -25.99)),
+                SiteRecord("../../x", "traversal", box(29.02, -26, 29.03, -25.99)),
+            ]
+        )
         for year, area in zip(range(2016, 2022), [10, 12, 12, 11, 0, 0], strict=True):
             store.put_site_year(_row(evil_id, year, area))
     res = write_report(cfg, dossier=True)
@@ -119,8 +137,11 @@ def test_a_changed_concession_drops_its_years_and_a_removed_site_retires(tmp_pat
     from monitor.sites import sync_config_sites
 
     reg = tmp_path / "reg.geojson"
-    gpd.GeoDataFrame({"site_id": ["A", "B"]}, geometry=[box(29, -26, 29.01, -25.99),
-                     box(29.02, -26, 29.03, -25.99)], crs=4326).to_file(reg)  # fmt: skip
+    gpd.GeoDataFrame(
+        {"site_id": ["A", "B"]},
+        geometry=[box(29, -26, 29.01, -25.99), box(29.02, -26, 29.03, -25.99)],
+        crs=4326,
+    ).to_file(reg)
     cfg_path = tmp_path / "c.yaml"
     cfg_path.write_text(f"sites: {reg}\nstore: s.gpkg\n")
     cfg = load_config(cfg_path)
@@ -128,7 +149,9 @@ def test_a_changed_concession_drops_its_years_and_a_removed_site_retires(tmp_pat
         sync_config_sites(store, cfg)
         store.put_site_year(_row("A"))
         store.put_site_year(_row("B"))
-    gpd.GeoDataFrame({"site_id": ["A"]}, geometry=[box(29, -26, 29.02, -25.98)], crs=4326).to_file(reg)
+    gpd.GeoDataFrame({"site_id": ["A"]}, geometry=[box(29, -26, 29.02, -25.98)], crs=4326).to_file(
+        reg
+    )
     with Store(cfg.store) as store:
         sync_config_sites(store, cfg)
         assert store.site_years("A") == []  # measured inside the old outline: gone, redone next run
@@ -140,7 +163,11 @@ def test_a_changed_concession_drops_its_years_and_a_removed_site_retires(tmp_pat
 def test_years_outside_sentinel2s_complete_years_are_refused():
     from monitor.run import check_years
 
-    for years in (range(2030, 2032), range(1999, 2000), range(dt.date.today().year, dt.date.today().year + 1)):
+    for years in (
+        range(2030, 2032),
+        range(1999, 2000),
+        range(dt.date.today().year, dt.date.today().year + 1),
+    ):
         with pytest.raises(MonitorError, match="complete years"):
             check_years(years)
     check_years(range(2017, 2019))
@@ -160,7 +187,8 @@ def test_a_site_spread_over_a_degree_is_refused_at_import(tmp_path):
 def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
-        for i in range(9))  # fmt: skip
+        for i in range(9)
+    )
     p = tmp_path / "c.yaml"
     p.write_text(bomb + "composite: {season_months: *j}\n")
     with pytest.raises(ConfigError, match="aliases are not allowed"):
@@ -195,8 +223,17 @@ def test_a_reference_that_is_not_a_mask_is_refused(tmp_path):
     from monitor.evaluate import _reference_area
 
     path = tmp_path / "rgb.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=8, height=8, count=3, dtype="float32",
-                       crs="EPSG:32735", transform=Affine(10, 0, 7e5, 0, -10, 7.1e6)) as dst:  # fmt: skip
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=8,
+        height=8,
+        count=3,
+        dtype="float32",
+        crs="EPSG:32735",
+        transform=Affine(10, 0, 7e5, 0, -10, 7.1e6),
+    ) as dst:
         dst.write(np.zeros((3, 8, 8), np.float32))
     with pytest.raises(MonitorError, match="one band of integers.*3 band"):
         _reference_area(path)
@@ -209,8 +246,13 @@ def test_a_local_catalog_never_leaves_its_folder(tmp_path, caplog):
 
     when = dt.datetime(2021, 6, 1, tzinfo=dt.UTC)
     cat = pystac.Catalog("c", "c")
-    coll = pystac.Collection("sentinel-2-l2a", "c", pystac.Extent(
-        pystac.SpatialExtent([[29, -26, 30, -25]]), pystac.TemporalExtent([[when, when]])))  # fmt: skip
+    coll = pystac.Collection(
+        "sentinel-2-l2a",
+        "c",
+        pystac.Extent(
+            pystac.SpatialExtent([[29, -26, 30, -25]]), pystac.TemporalExtent([[when, when]])
+        ),
+    )
     cat.add_child(coll)
     geom = mapping(box(29, -26, 30, -25))
     for k, href in enumerate(["http://example.org/B04.tif", "/etc/passwd", "../../../outside.tif"]):
@@ -257,7 +299,9 @@ def test_a_full_disk_is_said_so_and_keeps_what_was_stored(tmp_path):
         store.conn.execute(f"PRAGMA max_page_count={pages}")
         with pytest.raises(StoreError, match="disk holding .* is full; free space"):
             for year in range(2001, 2015):  # the rasters make rows big enough to need pages
-                store.put_site_year(SiteYear(**{**_row("A", year).__dict__, "ndvi_grid": b"x" * 9000}))
+                store.put_site_year(
+                    SiteYear(**{**_row("A", year).__dict__, "ndvi_grid": b"x" * 9000})
+                )
     with Store(path) as store:
         assert 2020 in [r.year for r in store.site_years("A")]
         assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -268,8 +312,13 @@ def test_a_cache_write_that_fails_leaves_no_partial_file(tmp_path):
     from monitor.imagery import Composite
 
     cache = CompositeCache(tmp_path)
-    comp = Composite("S", 2021, np.full((12, 4, 4), 0.1, np.float32), np.ones((4, 4), np.uint8),
-                     Grid("EPSG:32735", 7e5, 7.1e6, 4, 4))  # fmt: skip
+    comp = Composite(
+        "S",
+        2021,
+        np.full((12, 4, 4), 0.1, np.float32),
+        np.ones((4, 4), np.uint8),
+        Grid("EPSG:32735", 7e5, 7.1e6, 4, 4),
+    )
     target = cache.path("S", 2021, "k")
     target.mkdir(parents=True)  # the rename into place cannot happen
     with pytest.raises(OSError):
@@ -291,24 +340,45 @@ def test_model_metadata_and_files_that_do_not_fit(tmp_path):
     from monitor.model import ModelMeta, load_model
 
     meta = tmp_path / "m.json"
-    meta.write_text(json.dumps({"version": "v", "bands": ["B01"] * 12, "mean": [0.1] * 11,
-                                "std": [0.1] * 12, "patch_size": 64}))  # fmt: skip
+    meta.write_text(
+        json.dumps(
+            {
+                "version": "v",
+                "bands": ["B01"] * 12,
+                "mean": [0.1] * 11,
+                "std": [0.1] * 12,
+                "patch_size": 64,
+            }
+        )
+    )
     with pytest.raises(ModelError, match="one value per band"):
         ModelMeta.read(meta)
     (tmp_path / "m.keras").write_bytes(b"not a zip at all")
-    meta.write_text(json.dumps({"version": "v", "bands": list(__import__("monitor.bands").bands.BANDS),
-                                "mean": [0.1] * 12, "std": [0.1] * 12, "patch_size": 64}))  # fmt: skip
+    meta.write_text(
+        json.dumps(
+            {
+                "version": "v",
+                "bands": list(__import__("monitor.bands").bands.BANDS),
+                "mean": [0.1] * 12,
+                "std": [0.1] * 12,
+                "patch_size": 64,
+            }
+        )
+    )
     with pytest.raises(ModelError, match="not a model this tool wrote"):
         load_model(tmp_path / "m.keras")
 
 
-@pytest.mark.parametrize("text,key", [
-    ("composite: {site_buffer_m: -5}\n", "composite.site_buffer_m"),
-    ("composite: {max_cloud_cover: 300}\n", "composite.max_cloud_cover"),
-    ("compute: {threads: 0}\n", "compute.threads"),
-    ("demo: {seed: -1}\n", "demo.seed"),
-    ("years: {first: 2016, last: 2999}\n", "years"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("composite: {site_buffer_m: -5}\n", "composite.site_buffer_m"),
+        ("composite: {max_cloud_cover: 300}\n", "composite.max_cloud_cover"),
+        ("compute: {threads: 0}\n", "compute.threads"),
+        ("demo: {seed: -1}\n", "demo.seed"),
+        ("years: {first: 2016, last: 2999}\n", "years"),
+    ],
+)
 def test_config_values_out_of_range_name_the_key(tmp_path, text, key):
     p = tmp_path / "c.yaml"
     p.write_text(text)
@@ -318,9 +388,25 @@ def test_config_values_out_of_range_name_the_key(tmp_path, text, key):
 
 def test_a_site_file_problem_names_the_file_and_record(tmp_path):
     path = tmp_path / "reg.geojson"
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"site_id": "A"}, "geometry": mapping(box(29, -26, 29.01, -25.99))},
-        {"type": "Feature", "properties": {"site_id": "A"}, "geometry": mapping(box(29, -26, 29.01, -25.99))}]}))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"site_id": "A"},
+                        "geometry": mapping(box(29, -26, 29.01, -25.99)),
+                    },
+                    {
+                        "type": "Feature",
+                        "properties": {"site_id": "A"},
+                        "geometry": mapping(box(29, -26, 29.01, -25.99)),
+                    },
+                ],
+            }
+        )
+    )
     with Store(tmp_path / "s.gpkg") as store, pytest.raises(SiteError) as err:
         import_sites(store, path)
     assert "reg.geojson record 1 (site_id=A): duplicate id" in str(err.value)

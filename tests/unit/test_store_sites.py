@@ -20,10 +20,22 @@ REAL = Path(__file__).resolve().parents[3] / "shared/data/real"
 
 
 def row(site_id="A", year=2020, area=5.0, **kw):
-    return SiteYear(site_id=site_id, year=year, mined_area_ha=area, mine_fraction=0.1, clear_observations=5,
-                    valid_fraction=1.0, ndvi=0.2, model_version="m1", source_key="s", params_key="p",
-                    items_used=("i1", "i2"), baselines=("02.12", "05.10"),
-                    footprint=box(29, -26, 29.001, -25.999), **kw)  # fmt: skip
+    return SiteYear(
+        site_id=site_id,
+        year=year,
+        mined_area_ha=area,
+        mine_fraction=0.1,
+        clear_observations=5,
+        valid_fraction=1.0,
+        ndvi=0.2,
+        model_version="m1",
+        source_key="s",
+        params_key="p",
+        items_used=("i1", "i2"),
+        baselines=("02.12", "05.10"),
+        footprint=box(29, -26, 29.001, -25.999),
+        **kw,
+    )
 
 
 def test_store_is_a_geopackage_qgis_can_open(tmp_path):
