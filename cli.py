@@ -155,8 +155,17 @@ def needs_demo(func):
     help="Biomes, comma-separated: savanna, rainforest, arid, temperate "
     "[default: the config's demo.biomes, else savanna].",
 )
+@click.option(
+    "--training-regions",
+    type=click.IntRange(1, 4),
+    default=1,
+    show_default=True,
+    help="Labelled training regions per biome (the shipped model used 2).",
+)
 @pass_app
-def demo(app: AppContext, out: Path | None, seed: int | None, biomes: str | None) -> None:
+def demo(
+    app: AppContext, out: Path | None, seed: int | None, biomes: str | None, training_regions: int
+) -> None:
     """Build the demo world: a local STAC catalog + sites + truth."""
     from monitor.demo import BIOMES, build_demo
 
@@ -174,7 +183,13 @@ def demo(app: AppContext, out: Path | None, seed: int | None, biomes: str | None
             f"unknown biome {unknown[0] if unknown else '(none)'}; use {', '.join(BIOMES)}",
             param_hint="--biome",
         )
-    world = build_demo(out, seed, biomes=names, progress=progress_bar("rendering scenes"))
+    world = build_demo(
+        out,
+        seed,
+        biomes=names,
+        training_regions=training_regions,
+        progress=progress_bar("rendering scenes"),
+    )
     click.echo(
         f"demo world (seed {seed}, {', '.join(names)}): {world.items} items in {world.catalog}"
     )
@@ -198,7 +213,7 @@ def sites() -> None:
 @click.option("--skip-invalid", is_flag=True, help="Import the good records even if some are bad.")
 def sites_import(app: AppContext, path: Path, layer, id_field, name_field, skip_invalid) -> None:
     """Import or update sites from a vector file or a CSV with lon/lat."""
-    from monitor.sites import import_sites
+    from monitor.registry import import_sites
     from monitor.store import Store
 
     cfg = app.config
@@ -296,7 +311,7 @@ def _year_span(cfg, year: int | None, years: str | None) -> range:
 @needs_demo
 def composite(app: AppContext, site_id: str, year: int, out: Path) -> None:
     """Write one site-year composite as a 12-band COG."""
-    from monitor.work import composite_to_cog
+    from monitor.run import composite_to_cog
 
     comp = composite_to_cog(app.config, site_id, year, out, threads=app.config.compute.threads)
     click.echo(

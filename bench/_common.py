@@ -16,6 +16,20 @@ from monitor.geo import site_grid
 from monitor.imagery import SeasonQuery
 
 ROOT = Path(__file__).resolve().parents[1]
+WORKDIR = Path("/tmp/mine-monitor-heldout")
+"""Where the held-out worlds are built once and kept (detection and world_accuracy share them)."""
+
+
+def heldout_world(work: Path, seed: int, biome: str) -> Path:
+    """The one-biome demo world of ``seed`` under ``work`` (built unless present)."""
+    from monitor.demo import build_demo
+
+    root = work / f"{biome}-{seed}"
+    if not (root / "catalog.json").exists():
+        t0 = time.perf_counter()
+        build_demo(root, seed, biomes=(biome,))
+        print(f"  built {root} in {time.perf_counter() - t0:.0f} s", flush=True)
+    return root
 
 
 def demo_sites(demo: Path) -> dict:

@@ -14,30 +14,26 @@ biome, are held out. Prints the figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
+from _common import WORKDIR, heldout_world
 
 from monitor.classify import mask_from_probability
 from monitor.config import load_config
-from monitor.demo import BIOMES, build_demo
+from monitor.demo import BIOMES
 from monitor.evaluate import evaluate
 from monitor.model import load_model
 from monitor.realdata import bigearthnet_patches
 
 
 def world(work: Path, seed: int, biome: str) -> Path:
-    root = work / f"{biome}-{seed}"
-    if not (root / "catalog.json").exists():
-        t0 = time.perf_counter()
-        build_demo(root, seed, biomes=(biome,))
-        print(f"  built {root} in {time.perf_counter() - t0:.0f} s")
-    cfg = root / "config.yaml"
+    root = heldout_world(work, seed, biome)
+    cfg = root / "evaluate.yaml"
     months = list(BIOMES[biome].season)
     cfg.write_text(
         "source: {kind: local, catalog: catalog.json, collection: sentinel-2-l2a}\n"
-        f"sites: null\nstore: monitor.gpkg\ncomposite: {{cache: cache, season_months: {months}}}\n"
+        f"sites: null\nstore: evaluate.gpkg\ncomposite: {{cache: cache, season_months: {months}}}\n"
     )
     return cfg
 
@@ -48,7 +44,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="101,202")
     ap.add_argument("--biomes", default=",".join(BIOMES))
     ap.add_argument("--years", default="2019,2023")
-    ap.add_argument("--workdir", type=Path, default=Path("/tmp/mine-monitor-detection"))
+    ap.add_argument("--workdir", type=Path, default=WORKDIR)
     args = ap.parse_args()
     model = load_model(args.model)
     print(f"model {model.version} (threshold {model.threshold})")

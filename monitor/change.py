@@ -514,6 +514,11 @@ def analyse(
             return SiteStatus(
                 status="none", latest_area_ha=latest, confidence=0.6, reasons=landscape, **base
             )
+    return _site_status(tr, finding, opening, cfg, last_year, base)
+
+
+def _site_status(tr, finding: Finding, opening, cfg: ChangeConfig, last_year, base) -> SiteStatus:
+    """The status of a confirmed site from its finding: `opening` wins when recent."""
     opened_year = int(tr.years[tr.first])
     status, reasons = finding.status, list(finding.reasons)
     recent = last_year - cfg.opening_recent_years + 1 if last_year is not None else None
@@ -523,7 +528,6 @@ def analyse(
     if status == "active":
         reasons.append(f"detected since {opened_year}; too little history for a trend")
     events = ((opening,) if opening else ()) + finding.events
-    lost = _lost(tr)
     activity_end = (
         finding.abandoned_since - 1 if finding.abandoned_since else finding.stagnant_since
     )
@@ -532,22 +536,21 @@ def analyse(
         if status in ("likely_abandonment", "stagnation") and activity_end
         else None
     )
+    last_ndvi_year = int(tr.years[tr.last]) if _lost(tr) else tr.end
     return SiteStatus(
         status=status,
         opened_year=opened_year,
         stagnant_since=finding.stagnant_since,
         abandoned_since=finding.abandoned_since,
         last_detected_year=int(tr.years[tr.last]),
-        latest_area_ha=latest,
+        latest_area_ha=float(tr.area[-1]),
         restoration_candidate=status == "likely_abandonment",
         confidence=_confidence(status, list(events), len(tr.years), len(tr.points)),
         events=events,
         reasons=tuple(reasons),
         peak_area_ha=tr.peak,
         years_since_activity=years_since,
-        ndvi_recovery=_ndvi_change(
-            tr.ndvi, opened_year, int(tr.years[tr.last]) if lost else tr.end
-        ),
+        ndvi_recovery=_ndvi_change(tr.ndvi, opened_year, last_ndvi_year),
         ndvi_deficit=_deficit([p for p in tr.points if p.area_ha is not None]),
         **base,
     )

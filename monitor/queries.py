@@ -39,7 +39,7 @@ __all__ = [
 
 def open_store(cfg: Config, *, sync: bool = True) -> Store:
     """The config's store, with the config's sites file synced into it first."""
-    from monitor.sites import sync_config_sites
+    from monitor.registry import sync_config_sites
 
     store = Store(cfg.store)
     try:

@@ -27,12 +27,15 @@ def rgb_array(
 
 
 def png_bytes(img: np.ndarray, scale: int = 1) -> bytes:
+    """PNG of a (3, H, W) RGB or (4, H, W) RGBA uint8 array, pixels repeated ``scale`` times."""
     if scale > 1:
         img = img.repeat(scale, axis=1).repeat(scale, axis=2)
     _, h, w = img.shape
     with warnings.catch_warnings(), MemoryFile() as mem:
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with mem.open(driver="PNG", width=w, height=h, count=3, dtype="uint8", ZLEVEL=1) as dst:
+        with mem.open(
+            driver="PNG", width=w, height=h, count=img.shape[0], dtype="uint8", ZLEVEL=1
+        ) as dst:
             dst.write(img)
         return bytes(mem.read())
 

@@ -105,29 +105,74 @@ class _Pictures:
         return rel, comp.shape[0] / comp.shape[1]
 
 
-def _site_map(
-    sites, statuses, pictures: _Pictures, discoveries, folder: OutputFolder
-) -> dict | None:
-    """The index map: every site's latest composite in one picture (lon/lat, scaled by the
-    cosine of the latitude), site outlines and candidate mines over it, a scale bar."""
-    if not sites:
-        return None
-    import shapely
+@dataclass(frozen=True)
+class _MapFrame:
+    """The index map's lon/lat frame: bounds and picture size."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    width: int
+    height: int
+
+    @classmethod
+    def around(cls, geoms) -> _MapFrame:
+        """A frame around ``geoms`` with a margin, scaled by the cosine of the latitude."""
+        import shapely
+
+        x0, y0, x1, y1 = shapely.GeometryCollection(list(geoms)).bounds
+        pad = 0.05 * max(x1 - x0, y1 - y0, 1e-3)
+        x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
+        aspect = (y1 - y0) / ((x1 - x0) * cls.coslat_of(y0, y1))
+        width, height = _MAP_PX, max(120, int(_MAP_PX * aspect))
+        if height > 2 * _MAP_PX:
+            height, width = 2 * _MAP_PX, max(120, int(2 * _MAP_PX / aspect))
+        return cls(x0, y0, x1, y1, width, height)
+
+    @staticmethod
+    def coslat_of(y0: float, y1: float) -> float:
+        return max(0.2, math.cos(math.radians((y0 + y1) / 2)))
+
+    @property
+    def transform(self):
+        from affine import Affine
+
+        return Affine(
+            (self.x1 - self.x0) / self.width,
+            0,
+            self.x0,
+            0,
+            -(self.y1 - self.y0) / self.height,
+            self.y1,
+        )
+
+    def points(self, geom) -> str:
+        """SVG points of the largest polygon of ``geom`` (lon/lat)."""
+        polys = [p for p in getattr(geom, "geoms", [geom]) if p.geom_type == "Polygon"]
+        if not polys:
+            return ""
+        xy = np.asarray(max(polys, key=lambda p: p.area).exterior.coords)
+        cols = (xy[:, 0] - self.x0) / (self.x1 - self.x0) * self.width
+        rows = (self.y1 - xy[:, 1]) / (self.y1 - self.y0) * self.height
+        return " ".join(f"{c:.1f},{r:.1f}" for c, r in zip(cols, rows, strict=True))
+
+    def scale_bar(self) -> dict:
+        """A scale bar of a round length, about a fifth of the map."""
+        km_per_px = (self.x1 - self.x0) / self.width * 111.32 * self.coslat_of(self.y0, self.y1)
+        target = km_per_px * self.width / 5
+        nice = min(
+            (v for v in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500) if v >= target / 2),
+            default=500,
+        )
+        return {"x": 16, "px": nice / km_per_px, "label": f"{nice:g} km"}
+
+
+def _mosaic(frame: _MapFrame, sites, statuses, pictures: _Pictures) -> tuple[np.ndarray, int]:
+    """(RGBA picture, sites drawn): each site's latest cached composite, transparent elsewhere."""
     from rasterio.warp import Resampling, reproject
 
-    x0, y0, x1, y1 = shapely.GeometryCollection([s.geometry for s in sites]).bounds
-    pad = 0.05 * max(x1 - x0, y1 - y0, 1e-3)
-    x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
-    coslat = max(0.2, math.cos(math.radians((y0 + y1) / 2)))
-    aspect = (y1 - y0) / ((x1 - x0) * coslat)
-    width = _MAP_PX
-    height = max(120, int(width * aspect))
-    if height > 2 * _MAP_PX:
-        height, width = 2 * _MAP_PX, max(120, int(2 * _MAP_PX / aspect))
-    from affine import Affine
-
-    transform = Affine((x1 - x0) / width, 0, x0, 0, -(y1 - y0) / height, y1)
-    rgb = np.zeros((3, height, width), np.uint8)
+    rgba = np.zeros((4, frame.height, frame.width), np.uint8)
     drawn = 0
     for s in sites:
         year = statuses[s.site_id].series[-1].year if statuses[s.site_id].series else None
@@ -136,60 +181,56 @@ def _site_map(
             continue
         img = rgb_array(comp.reflectance)
         for b in range(3):
-            out = np.zeros((height, width), np.uint8)
+            out = np.zeros((frame.height, frame.width), np.uint8)
             reproject(
                 img[b],
                 out,
                 src_transform=comp.transform,
                 src_crs=comp.crs,
                 src_nodata=0,
-                dst_transform=transform,
+                dst_transform=frame.transform,
                 dst_crs="EPSG:4326",
                 dst_nodata=0,
                 resampling=Resampling.average,
             )
-            rgb[b] = np.where(out > 0, out, rgb[b])
+            rgba[b] = np.where(out > 0, out, rgba[b])
+            rgba[3] |= np.where(out > 0, 255, 0).astype(np.uint8)
         drawn += 1
+    return rgba, drawn
 
-    def points(geom) -> str:
-        polys = [p for p in getattr(geom, "geoms", [geom]) if p.geom_type == "Polygon"]
-        xy = (
-            np.asarray(max(polys, key=lambda p: p.area).exterior.coords)
-            if polys
-            else np.zeros((0, 2))
-        )
-        cols = (xy[:, 0] - x0) / (x1 - x0) * width
-        rows = (y1 - xy[:, 1]) / (y1 - y0) * height
-        return " ".join(f"{c:.1f},{r:.1f}" for c, r in zip(cols, rows, strict=True))
 
-    image = None
+def _site_map(
+    sites, statuses, pictures: _Pictures, discoveries, folder: OutputFolder
+) -> dict | None:
+    """The index map: every site's latest composite in one picture (lon/lat, scaled by the
+    cosine of the latitude), site outlines and candidate mines over it, a scale bar."""
+    if not sites:
+        return None
+    frame = _MapFrame.around(s.geometry for s in sites)
+    rgba, drawn = _mosaic(frame, sites, statuses, pictures)
     if drawn:
-        folder.write_bytes("img/map.png", png_bytes(rgb))
-        image = "img/map.png"
-    km_per_px = (x1 - x0) / width * 111.32 * coslat
-    target = km_per_px * width / 5
-    nice = min(
-        (v for v in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500) if v >= target / 2),
-        default=500,
-    )
+        folder.write_bytes("img/map.png", png_bytes(rgba))
     return {
-        "width": width,
-        "height": height,
-        "image": image,
+        "width": frame.width,
+        "height": frame.height,
+        "image": "img/map.png" if drawn else None,
         "sites": [
             {
                 "href": f"sites/{safe_name(s.site_id)}.html",
                 "status": statuses[s.site_id].status,
                 "label": f"{s.site_id} {s.name}: {statuses[s.site_id].status.replace('_', ' ')}",
-                "points": points(s.geometry),
+                "points": frame.points(s.geometry),
             }
             for s in sites
         ],
         "discoveries": [
-            {"label": f"candidate {rec['candidate_id']} ({rec['status']})", "points": points(geom)}
+            {
+                "label": f"candidate {rec['candidate_id']} ({rec['status']})",
+                "points": frame.points(geom),
+            }
             for rec, geom in discoveries
         ],
-        "scale": {"x": 16, "px": nice / km_per_px, "label": f"{nice:g} km"},
+        "scale": frame.scale_bar(),
         "note": (
             f"Latest composites of {drawn} of {len(sites)} sites (from the cache)."
             if drawn

@@ -31,7 +31,7 @@ from monitor.season import resolve_seasons
 from monitor.store import StoreLock
 from monitor.work import execute
 
-__all__ = ["RunSummary", "run", "check_years", "FIRST_S2_YEAR"]
+__all__ = ["RunSummary", "run", "check_years", "composite_to_cog", "FIRST_S2_YEAR"]
 
 log = logging.getLogger(__name__)
 #: Sentinel-2A began delivering in mid-2015; L2A archives start in 2016-2017.
@@ -91,18 +91,10 @@ def run(
             )
         model = load_model(cfg.model)
         store.mark_killed_runs()
-        run_id = store.start_run(
-            {
-                "years": [years.start, years.stop - 1],
-                "sites": list(site_ids),
-                "force": force,
-                "scheduler": scheduler,
-            },
-            model.version,
-            os.getpid(),
-        )
-        summary = RunSummary(run_id)
-        with run_log(cfg.store.parent / "logs", run_id) as summary.log_file:
+        options = {"years": [years.start, years.stop - 1], "sites": list(site_ids)}
+        options |= {"force": force, "scheduler": scheduler}
+        summary = RunSummary(store.start_run(options, model.version, os.getpid()))
+        with run_log(cfg.store.parent / "logs", summary.run_id) as summary.log_file:
             try:
                 source = open_source(cfg.source)
                 seasons = resolve_seasons(cfg, sites, source, years)
@@ -116,42 +108,67 @@ def run(
                     seasons,
                     force=force,
                 )
-                total = sum(len(t.sites) for t in tasks)
-                summary.groups = len(tasks)
-                log.info(
-                    "run %d: %d site-year(s) to do in %d imagery group(s), %d already stored",
-                    run_id,
-                    total,
-                    len(tasks),
-                    summary.skipped,
-                )
-                touched: set[str] = set()
-                for res in execute(tasks, cfg.compute.threads, scheduler):
-                    for row in res.rows:
-                        store.put_site_year(dataclasses.replace(row, run_id=run_id))
-                        touched.add(row.site_id)
-                    for site_id, year, error in res.failures:
-                        store.record_failure(site_id, year, error, run_id)
-                        log.warning("site %s year %d failed: %s", site_id, year, error)
-                    summary.done += len(res.rows)
-                    summary.failed += list(res.failures)
-                    if progress:
-                        progress(summary.done + len(summary.failed), total)
-                for site_id in sorted(touched):
-                    store.update_ndvi(
-                        site_id,
-                        union_ndvi(
-                            store.site_years(site_id, grids=True), store.footprints(site_id)
-                        ),
-                    )
+                _execute_and_store(cfg, store, tasks, summary, scheduler, progress)
                 outcome = "failures" if summary.failed else "ok"
-                store.finish_run(
-                    run_id, outcome, summary.done, summary.skipped, len(summary.failed)
-                )
             except BaseException:
-                store.finish_run(
-                    run_id, "aborted", summary.done, summary.skipped, len(summary.failed)
-                )
+                outcome = "aborted"
                 raise
+            finally:
+                store.finish_run(
+                    summary.run_id, outcome, summary.done, summary.skipped, len(summary.failed)
+                )
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _execute_and_store(cfg, store, tasks, summary: RunSummary, scheduler, progress) -> None:
+    """Run the planned groups; store each row as it arrives (a kill loses only work in flight)."""
+    total = sum(len(t.sites) for t in tasks)
+    summary.groups = len(tasks)
+    log.info(
+        "run %d: %d site-year(s) to do in %d imagery group(s), %d already stored",
+        summary.run_id,
+        total,
+        len(tasks),
+        summary.skipped,
+    )
+    touched: set[str] = set()
+    for res in execute(tasks, cfg.compute.threads, scheduler):
+        for row in res.rows:
+            store.put_site_year(dataclasses.replace(row, run_id=summary.run_id))
+            touched.add(row.site_id)
+        for site_id, year, error in res.failures:
+            store.record_failure(site_id, year, error, summary.run_id)
+            log.warning("site %s year %d failed: %s", site_id, year, error)
+        summary.done += len(res.rows)
+        summary.failed += list(res.failures)
+        if progress:
+            progress(summary.done + len(summary.failed), total)
+    for site_id in sorted(touched):
+        grids = store.site_years(site_id, grids=True)
+        store.update_ndvi(site_id, union_ndvi(grids, store.footprints(site_id)))
+
+
+def composite_to_cog(cfg: Config, site_id: str, year: int, out: Path, threads: int = 2):
+    """`monitor composite`: one site-year's composite (from the cache when a run made it) as
+    the contract's 12-band COG. Returns the composite."""
+    from monitor.imagery import cache_for, cached_composite, write_cog
+    from monitor.params import CompositeParams
+
+    with open_store(cfg) as store:
+        site = store.sites([site_id])[0]
+    comp, _ = cached_composite(
+        open_source(cfg.source),
+        cache_for(cfg),
+        site.site_id,
+        site.geometry,
+        year,
+        CompositeParams.from_config(cfg),
+        threads=threads,
+    )
+    if not comp.items_used:
+        raise MonitorError(
+            f"no usable scene for site {site_id} in {year}; check the years and season months"
+        )
+    write_cog(comp, out)
+    return comp

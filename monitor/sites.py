@@ -8,7 +8,6 @@ and then nothing is imported unless the caller asks to skip them.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +18,8 @@ from monitor.errors import SiteError
 from monitor.geo import MAX_GRID_PX, RESOLUTION, utm_crs
 from monitor.params import parse_months
 from monitor.records import SiteRecord
-from monitor.store import Store
 
-__all__ = ["ImportReport", "read_sites", "import_sites", "sync_config_sites", "ID_FIELDS"]
+__all__ = ["ImportReport", "read_sites", "ID_FIELDS"]
 
 log = logging.getLogger(__name__)
 ID_FIELDS = ("site_id", "id", "fid")
@@ -109,36 +107,18 @@ def read_sites(
     max_area_km2: float = 2000.0,
 ) -> ImportReport:
     """Read and check a sites file; nothing is written."""
-    path = Path(path)
-    gdf = _read_frame(path, layer)
-    import geopandas as gpd
     import pandas as pd
     from pyproj import CRS
 
-    report = ImportReport(path)
+    path = Path(path)
+    gdf = _read_frame(path, layer)
     if gdf.crs is None:
         raise SiteError(
             f"{path}: no CRS; set one (e.g. `ogr2ogr -a_srs EPSG:4326`) and import again"
         )
-    if id_field is None:
-        id_field = next((f for f in ID_FIELDS if f in gdf.columns), None)
-        if id_field is None:
-            raise SiteError(
-                f"{path}: no site_id, id or fid field; name the id field with --id-field"
-            )
-    elif id_field not in gdf.columns:
-        raise SiteError(
-            f"{path}: no field {id_field!r}; fields: {', '.join(map(str, gdf.columns))}"
-        )
-    if name_field is not None and name_field not in gdf.columns:
-        raise SiteError(
-            f"{path}: no field {name_field!r}; fields: {', '.join(map(str, gdf.columns))}"
-        )
-    name_field = name_field or ("name" if "name" in gdf.columns else None)
-    season_field = next((f for f in ("season_months", "season") if f in gdf.columns), None)
-    src_crs = CRS.from_user_input(gdf.crs)
-    geo = gdf.to_crs(4326) if not src_crs.equals(CRS.from_epsg(4326)) else gdf
-
+    id_field, name_field, season_field = _fields(path, gdf, id_field, name_field)
+    geo = gdf if CRS.from_user_input(gdf.crs).equals(CRS.from_epsg(4326)) else gdf.to_crs(4326)
+    report = ImportReport(path)
     ids = geo[id_field].map(_id_text)
     counts = ids.value_counts()
     for pos, (_idx, row) in enumerate(geo.iterrows()):
@@ -148,78 +128,102 @@ def read_sites(
             report.rejected.append(f"{where}: no {id_field}; give every site an id")
             continue
         where += f" ({id_field}={sid})"
-        if counts[sid] > 1:
-            report.rejected.append(f"{where}: duplicate id; ids must be unique")
+        try:
+            if counts[sid] > 1:
+                raise _Rejected("duplicate id; ids must be unique")
+            geom, repaired = _site_geometry(row, point_buffer_m, max_area_km2)
+            season = _season(row, season_field)
+        except _Rejected as exc:
+            report.rejected.append(f"{where}: {exc}")
             continue
-        geom = row.geometry
-        if row.get("_bad_coords"):
-            report.rejected.append(f"{where}: {row['_bad_coords']}")
-            continue
-        if geom is None or geom.is_empty:
-            report.rejected.append(f"{where}: empty geometry; draw the concession or give lon/lat")
-            continue
-        geom = shapely.force_2d(geom)  # heights are not part of a concession
-        if geom.geom_type in ("Point", "MultiPoint"):
-            c = geom.centroid
-            utm = utm_crs(c.x, c.y)
-            to_utm = gpd.GeoSeries([geom], crs=4326).to_crs(utm)
-            geom = to_utm.buffer(point_buffer_m).to_crs(4326).iloc[0]
-        elif geom.geom_type not in ("Polygon", "MultiPolygon"):
-            report.rejected.append(
-                f"{where}: a {geom.geom_type} is not a site; give polygons or points"
-            )
-            continue
-        if not geom.is_valid:
-            reason = shapely.is_valid_reason(geom)
-            fixed = shapely.make_valid(geom)
-            polys = [
-                g
-                for g in getattr(fixed, "geoms", [fixed])
-                if g.geom_type in ("Polygon", "MultiPolygon")
-            ]
-            if not polys:
-                report.rejected.append(
-                    f"{where}: invalid geometry ({reason}) that cannot be repaired"
-                )
-                continue
-            geom = shapely.unary_union(polys)
-            report.repaired.append(f"{where}: invalid geometry ({reason}) repaired with make_valid")
-        minx, miny, maxx, maxy = geom.bounds
-        if maxx - minx > 180 or minx < -180 or maxx > 180 or abs(miny) > 90 or abs(maxy) > 90:
-            report.rejected.append(
-                f"{where}: geometry crosses the antimeridian or leaves lon/lat bounds; "
-                "split it at 180°"
-            )
-            continue
-        area_km2 = (
-            gpd.GeoSeries([geom], crs=4326).to_crs(utm_crs(*geom.centroid.coords[0])).area.iloc[0]
-            / 1e6
-        )
-        if area_km2 > max_area_km2:
-            report.rejected.append(
-                f"{where}: {area_km2:,.0f} km² is implausibly large for a site "
-                f"(limit {max_area_km2:,.0f} km²,"
-                " site_import.max_area_km2)"
-            )
-            continue
-        extent_km = _extent_km(geom)
-        if extent_km > MAX_GRID_PX * RESOLUTION / 1000 - 1:
-            report.rejected.append(
-                f"{where}: its parts span {extent_km:,.0f} km; a site must fit in "
-                f"{MAX_GRID_PX * RESOLUTION / 1000 - 1:.0f} km (split it into several sites)"
-            )
-            continue
+        if repaired:
+            report.repaired.append(f"{where}: {repaired}")
         name = str(row[name_field]) if name_field and pd.notna(row[name_field]) else sid
-        season: tuple[int, ...] = ()
-        raw_season = row.get(season_field) if season_field else None
-        if raw_season is not None and str(raw_season).strip() not in ("", "nan", "None"):
-            try:
-                season = parse_months(str(raw_season))
-            except ValueError as exc:
-                report.rejected.append(f"{where}: {season_field} {exc}")
-                continue
         report.sites.append(SiteRecord(sid, name, geom, str(path), season))
     return report
+
+
+class _Rejected(ValueError):
+    """A record that cannot be a site (the message says why and what to do)."""
+
+
+def _fields(path: Path, gdf, id_field: str | None, name_field: str | None):
+    """(id, name, season) field names, checked against the file's columns."""
+    columns = ", ".join(map(str, gdf.columns))
+    if id_field is None:
+        id_field = next((f for f in ID_FIELDS if f in gdf.columns), None)
+        if id_field is None:
+            raise SiteError(
+                f"{path}: no site_id, id or fid field; name the id field with --id-field"
+            )
+    elif id_field not in gdf.columns:
+        raise SiteError(f"{path}: no field {id_field!r}; fields: {columns}")
+    if name_field is not None and name_field not in gdf.columns:
+        raise SiteError(f"{path}: no field {name_field!r}; fields: {columns}")
+    name_field = name_field or ("name" if "name" in gdf.columns else None)
+    season_field = next((f for f in ("season_months", "season") if f in gdf.columns), None)
+    return id_field, name_field, season_field
+
+
+def _site_geometry(row, point_buffer_m: float, max_area_km2: float):
+    """(lon/lat polygon, repair note or None) of one record; raises `_Rejected`."""
+    import geopandas as gpd
+
+    geom = row.geometry
+    if row.get("_bad_coords"):
+        raise _Rejected(row["_bad_coords"])
+    if geom is None or geom.is_empty:
+        raise _Rejected("empty geometry; draw the concession or give lon/lat")
+    geom = shapely.force_2d(geom)  # heights are not part of a concession
+    if geom.geom_type in ("Point", "MultiPoint"):
+        c = geom.centroid
+        to_utm = gpd.GeoSeries([geom], crs=4326).to_crs(utm_crs(c.x, c.y))
+        geom = to_utm.buffer(point_buffer_m).to_crs(4326).iloc[0]
+    elif geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise _Rejected(f"a {geom.geom_type} is not a site; give polygons or points")
+    repaired = None
+    if not geom.is_valid:
+        reason = shapely.is_valid_reason(geom)
+        fixed = shapely.make_valid(geom)
+        polys = [
+            g
+            for g in getattr(fixed, "geoms", [fixed])
+            if g.geom_type in ("Polygon", "MultiPolygon")
+        ]
+        if not polys:
+            raise _Rejected(f"invalid geometry ({reason}) that cannot be repaired")
+        geom = shapely.unary_union(polys)
+        repaired = f"invalid geometry ({reason}) repaired with make_valid"
+    minx, miny, maxx, maxy = geom.bounds
+    if maxx - minx > 180 or minx < -180 or maxx > 180 or abs(miny) > 90 or abs(maxy) > 90:
+        raise _Rejected(
+            "geometry crosses the antimeridian or leaves lon/lat bounds; split it at 180°"
+        )
+    utm = utm_crs(*geom.centroid.coords[0])
+    area_km2 = gpd.GeoSeries([geom], crs=4326).to_crs(utm).area.iloc[0] / 1e6
+    if area_km2 > max_area_km2:
+        raise _Rejected(
+            f"{area_km2:,.0f} km² is implausibly large for a site "
+            f"(limit {max_area_km2:,.0f} km², site_import.max_area_km2)"
+        )
+    limit_km = MAX_GRID_PX * RESOLUTION / 1000 - 1
+    if (extent_km := _extent_km(geom)) > limit_km:
+        raise _Rejected(
+            f"its parts span {extent_km:,.0f} km; a site must fit in {limit_km:.0f} km "
+            "(split it into several sites)"
+        )
+    return geom, repaired
+
+
+def _season(row, season_field: str | None) -> tuple[int, ...]:
+    """The record's own season months, if it gives any; raises `_Rejected`."""
+    raw = row.get(season_field) if season_field else None
+    if raw is None or str(raw).strip() in ("", "nan", "None"):
+        return ()
+    try:
+        return parse_months(str(raw))
+    except ValueError as exc:
+        raise _Rejected(f"{season_field} {exc}") from None
 
 
 def _extent_km(geom) -> float:
@@ -237,73 +241,3 @@ def _id_text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()
-
-
-def import_sites(
-    store: Store, path: Path, *, skip_invalid: bool = False, **options
-) -> ImportReport:
-    """Check a sites file and upsert its sites by id in one transaction (all or nothing)."""
-    report = read_sites(path, **options)
-    for line in report.repaired:
-        log.warning("%s", line)
-    if report.rejected and not skip_invalid:
-        lines = "\n".join(report.rejected)
-        raise SiteError(
-            f"{len(report.rejected)} bad record(s) in {path}, nothing imported:\n{lines}\n"
-            "fix them, or pass --skip-invalid to import the others"
-        )
-    for line in report.rejected:
-        log.warning("skipped %s", line)
-    if not report.sites:
-        raise SiteError(f"{path}: no usable site")
-    report.added, report.updated, report.invalidated = store.upsert_sites(report.sites)
-    for site_id in report.invalidated:
-        log.warning(
-            "%s: site %s changed its geometry; its stored years were dropped and the "
-            "next run recomputes them",
-            path,
-            site_id,
-        )
-    return report
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def sync_config_sites(store: Store, cfg) -> None:
-    """Import the config's sites file when it changed since the last sync."""
-    path = cfg.sites
-    if path is None:
-        return
-    if not Path(path).exists():
-        raise SiteError(
-            f"sites file {path} (config key `sites`) not found; fix the path or set it to null"
-        )
-    digest = _digest(path)
-    key = f"sites_sync:{Path(path).resolve()}"
-    if store.get_meta(key) == digest:
-        return
-    si = cfg.site_import
-    rep = import_sites(
-        store,
-        path,
-        id_field=si.id_field,
-        name_field=si.name_field,
-        point_buffer_m=si.point_buffer_m,
-        max_area_km2=si.max_area_km2,
-    )
-    gone = store.retire_sites(str(path), {s.site_id for s in rep.sites})
-    for site_id in gone:
-        log.warning(
-            "%s no longer lists site %s: it is retired (its history stays in the "
-            "store; it returns when the file lists it again)",
-            path,
-            site_id,
-        )
-    log.info("synced %s: %d added, %d updated", path, rep.added, rep.updated)
-    store.set_meta(key, digest)

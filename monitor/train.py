@@ -99,6 +99,8 @@ class TrainSettings:
     augment: float = 0.35
     """Strength of the radiometric augmentation: 1 spans sensors and continents (the shipped
     model, trained for regions it never saw); the default keeps one region's fine spectra."""
+    pixel_widths: tuple[int, ...] = (16,)
+    """Widths of the per-pixel (10 m) branch's 1x1 layers: wider costs inference speed."""
 
 
 @dataclass
@@ -511,10 +513,7 @@ def _fit_fcn(tiles, mean, std, settings: TrainSettings, val_split: int, verbose:
     keras.utils.set_random_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     sampler = PatchSampler(tiles, settings, rng)
-    import os
-
-    pixel = tuple(int(v) for v in os.environ.get("MM_PIXEL", "16").split(","))
-    net = build_fcn(mean, std, pixel=pixel)
+    net = build_fcn(mean, std, pixel=settings.pixel_widths)
     steps = max(1, settings.patches_per_epoch // settings.batch_size)
     sched = keras.optimizers.schedules.CosineDecay(
         settings.learning_rate, decay_steps=settings.epochs * steps, alpha=0.05
@@ -614,53 +613,15 @@ def train_model(
     threshold, val_kappa = best_threshold(tiles, probs, min_pixels, val_split)
     fcn = _figures(tiles, probs, threshold, min_pixels, test_split)
 
-    rng = np.random.default_rng([settings.seed, 3])
-    x_tr, y_tr = _baseline_pixels(tiles, TRAIN, rng, 200_000)
-    x_va, y_va = _baseline_pixels(tiles, val_split, rng, 80_000)
-    base = fit_baseline(x_tr, y_tr, x_va, y_va, settings.seed)
-    base_probs = [base.predict(t.reflectance) for t in tiles]
-    base.threshold, base_val = best_threshold(tiles, base_probs, min_pixels, val_split)
-    base_fig = _figures(tiles, base_probs, base.threshold, min_pixels, test_split)
-
-    n_blocks = {
-        name: int(sum(((t.split == s) & (t.y != LABEL_IGNORE)).sum() for t in tiles))
-        for name, s in (("train", TRAIN), ("validation", VAL), ("test", TEST))
-    }
+    base, base_val, base_fig = _fit_baseline(tiles, settings, min_pixels, val_split, test_split)
     out = Path(out)
-    version = f"{out.stem}-{year}-{weights_digest(model.keras_model)}"
-    training = {
-        "labels": Path(labels_path).name,
-        "year": year,
-        "source": cfg.source.kind,
-        "catalog": Path(cfg.source.catalog).name
-        if cfg.source.kind == "local"
-        else cfg.source.catalog,
-        "simulated_imagery": bool(cfg.uses_demo_catalog) or _is_demo_catalog(cfg),
-        "regions": sum(not t.real for t in tiles),
-        "real_negative_patches": sum(t.real for t in tiles),
-        "kinds": kinds,
-        "labelled_pixels": {
-            "mine": int(sum((t.y == 1).sum() for t in tiles)),
-            "background": int(sum((t.y == 0).sum() for t in tiles)),
-        },
-        "held_out": (
-            "whole ~1 km blocks (and whole mine clusters): 20 % validation (early stopping, "
-            "thresholds), 20 % test (the figures); a 120 m guard band dropped"
-            if test_split == TEST
-            else "nothing: too few labelled blocks, figures are on training data"
-        ),
-        "labelled_pixels_by_split": n_blocks,
-        "validation_kappa": round(val_kappa, 5),
-        **fit_info,
-        "settings": asdict(settings),
-        "trained_on": dt.date.today().isoformat(),
-        "seconds": round(time.perf_counter() - t0, 1),
-        "command": f"monitor train --labels {labels_path} --year {year} --out {out}",
-    }
+    training = _provenance(cfg, labels_path, year, out, tiles, kinds, settings, test_split)
+    training |= {"validation_kappa": round(val_kappa, 5), **fit_info}
+    training["seconds"] = round(time.perf_counter() - t0, 1)
     base_file = baseline_path(out)
     base.save(base_file)
     model.meta = ModelMeta(
-        version=version,
+        version=f"{out.stem}-{year}-{weights_digest(model.keras_model)}",
         bands=BANDS,
         mean=tuple(map(float, mean)),
         std=tuple(map(float, std)),
@@ -679,6 +640,50 @@ def train_model(
     )
     model.save(out)
     return TrainReport(model, fcn, base_fig, time.perf_counter() - t0)
+
+
+def _fit_baseline(tiles, settings: TrainSettings, min_pixels, val_split, test_split):
+    """The per-pixel LightGBM baseline on the same splits: (model, validation kappa, figures)."""
+    rng = np.random.default_rng([settings.seed, 3])
+    x_tr, y_tr = _baseline_pixels(tiles, TRAIN, rng, 200_000)
+    x_va, y_va = _baseline_pixels(tiles, val_split, rng, 80_000)
+    base = fit_baseline(x_tr, y_tr, x_va, y_va, settings.seed)
+    probs = [base.predict(t.reflectance) for t in tiles]
+    base.threshold, val_kappa = best_threshold(tiles, probs, min_pixels, val_split)
+    return base, val_kappa, _figures(tiles, probs, base.threshold, min_pixels, test_split)
+
+
+def _provenance(cfg, labels_path, year, out, tiles, kinds, settings, test_split) -> dict:
+    """What the model was trained on and what was held out (the metadata's ``training``)."""
+    by_split = {
+        name: int(sum(((t.split == s) & (t.y != LABEL_IGNORE)).sum() for t in tiles))
+        for name, s in (("train", TRAIN), ("validation", VAL), ("test", TEST))
+    }
+    local = cfg.source.kind == "local"
+    return {
+        "labels": Path(labels_path).name,
+        "year": year,
+        "source": cfg.source.kind,
+        "catalog": Path(cfg.source.catalog).name if local else cfg.source.catalog,
+        "simulated_imagery": bool(cfg.uses_demo_catalog) or _is_demo_catalog(cfg),
+        "regions": sum(not t.real for t in tiles),
+        "real_negative_patches": sum(t.real for t in tiles),
+        "kinds": kinds,
+        "labelled_pixels": {
+            "mine": int(sum((t.y == 1).sum() for t in tiles)),
+            "background": int(sum((t.y == 0).sum() for t in tiles)),
+        },
+        "held_out": (
+            "whole ~1 km blocks (and whole mine clusters): 20 % validation (early stopping, "
+            "thresholds), 20 % test (the figures); a 120 m guard band dropped"
+            if test_split == TEST
+            else "nothing: too few labelled blocks, figures are on training data"
+        ),
+        "labelled_pixels_by_split": by_split,
+        "settings": asdict(settings),
+        "trained_on": dt.date.today().isoformat(),
+        "command": f"monitor train --labels {labels_path} --year {year} --out {out}",
+    }
 
 
 def _is_demo_catalog(cfg: Config) -> bool:

@@ -222,29 +222,3 @@ def _on_dask(tasks: list[GroupTask], address: str) -> Iterator[GroupResult]:
             yield fut.result()
     finally:
         client.close()
-
-
-def composite_to_cog(cfg: Config, site_id: str, year: int, out: Path, threads: int = 2):
-    """`monitor composite`: one site-year's composite (from the cache when a run made it) as
-    the contract's 12-band COG. Returns the composite."""
-    from monitor.imagery import cached_composite, write_cog
-    from monitor.params import CompositeParams
-    from monitor.queries import open_store
-
-    with open_store(cfg) as store:
-        site = store.sites([site_id])[0]
-    comp, _ = cached_composite(
-        open_source(cfg.source),
-        cache_for(cfg),
-        site.site_id,
-        site.geometry,
-        year,
-        CompositeParams.from_config(cfg),
-        threads=threads,
-    )
-    if not comp.items_used:
-        raise MonitorError(
-            f"no usable scene for site {site_id} in {year}; check the years and season months"
-        )
-    write_cog(comp, out)
-    return comp

@@ -512,21 +512,12 @@ def build_demo(
     out = Path(out)
     last_year = last_year if last_year is not None else last_complete_year()
     years = range(first_year, last_year + 1)
-    train_year = min(max(TRAINING_YEAR, first_year), last_year)
     train_years = sorted({min(max(y, first_year), last_year) for y in TRAINING_YEARS})
-    specs = _world_specs(
-        tuple(biomes), seed, first_year, last_year, size, training_size, training_regions
+    biomes = tuple(biomes)
+    specs = _world_specs(biomes, seed, first_year, last_year, size, training_size, training_regions)
+    jobs = _scene_jobs(
+        np.random.default_rng([seed, 1]), biomes, years, train_years, training_regions
     )
-    rng = np.random.default_rng([seed, 1])
-    jobs = []
-    for name in biomes:
-        bio = BIOMES[name]
-        jobs += [(f"{name}/main", a) for a in schedule(rng, years, bio)]
-        for r in range(training_regions):
-            for ty in train_years:
-                jobs += [
-                    (f"{name}/training{r}", a) for a in schedule(rng, range(ty, ty + 1), bio, False)
-                ]
 
     _check_replaceable(out)
     tmp = out.with_name(out.name + ".partial")
@@ -548,58 +539,14 @@ def build_demo(
             if progress:
                 progress(k, len(jobs))
 
-    truth: dict = {
+    truth = {
         "seed": seed,
         "years": [first_year, last_year],
-        "training_year": train_year,
+        "training_year": min(max(TRAINING_YEAR, first_year), last_year),
         "training_years": train_years,
-        "worlds": [],
-        "sites": [],
-        "unregistered_mines": [],
     }
-    labels, site_feats, bboxes = [], [], []
-    for name in biomes:
-        main = make_world(**specs[f"{name}/main"])
-        t = _truth(main, years, tmp / "truth")
-        truth["worlds"].append(t["world"])
-        truth["sites"] += t["sites"]
-        truth["unregistered_mines"] += t["unregistered_mines"]
-        site_feats += _site_features(main)
-        regions = [make_world(**specs[f"{name}/training{r}"]) for r in range(training_regions)]
-        for r, training in enumerate(regions):
-            for ty in train_years:
-                _, _, tmask = training.mine_layers(ty)
-                suffix = "" if r == 0 else f"_{r}"
-                _write_mask(tmp / "training" / name / f"mine_{ty}{suffix}.tif", training, tmask)
-                labels += _labels(training, ty)
-        for w in (main, *regions):
-            lon, lat = _to_lonlat(w)([0, w.size], [w.size, 0])
-            bboxes.append([min(lon), min(lat), max(lon), max(lat)])
-    (tmp / "truth" / "truth.json").write_text(json.dumps(truth, indent=1))
-    (tmp / "training" / "labels.geojson").write_text(
-        json.dumps({"type": "FeatureCollection", "features": labels})
-    )
-    sites = {"type": "FeatureCollection", "features": site_feats}
-    (tmp / "sites.geojson").write_text(json.dumps(sites, indent=1))
-    bbox = [
-        min(b[0] for b in bboxes),
-        min(b[1] for b in bboxes),
-        max(b[2] for b in bboxes),
-        max(b[3] for b in bboxes),
-    ]
-    (coll_dir / "collection.json").write_text(json.dumps(_collection(items, bbox, years), indent=1))
-    catalog = {
-        "type": "Catalog",
-        "id": "mine-monitor-demo",
-        "stac_version": "1.0.0",
-        "description": f"Mine monitor demo world (seed {seed}, {', '.join(biomes)}): "
-        "simulated Sentinel-2 L2A.",
-        "links": [
-            {"rel": "root", "href": "./catalog.json", "type": "application/json"},
-            {"rel": "child", "href": f"./{COLLECTION}/collection.json", "type": "application/json"},
-        ],
-    }
-    (tmp / "catalog.json").write_text(json.dumps(catalog, indent=1))
+    bboxes = _write_answers(tmp, specs, biomes, years, train_years, training_regions, truth)
+    _write_catalog(tmp, items, bboxes, years, f"seed {seed}, {', '.join(biomes)}")
     (tmp / "README.txt").write_text(
         f"Demo world of the mine monitor, seed {seed}, biomes {', '.join(biomes)}, "
         f"years {first_year}-{last_year}.\n"
@@ -617,3 +564,71 @@ def build_demo(
         labels=out / "training" / "labels.geojson",
         items=len(items),
     )
+
+
+def _scene_jobs(rng, biomes, years: range, train_years, training_regions: int) -> list:
+    """(world name, acquisition) of every scene: the main worlds over every year, the training
+    regions over their label years."""
+    jobs = []
+    for name in biomes:
+        bio = BIOMES[name]
+        jobs += [(f"{name}/main", a) for a in schedule(rng, years, bio)]
+        for r in range(training_regions):
+            for ty in train_years:
+                scenes = schedule(rng, range(ty, ty + 1), bio, False)
+                jobs += [(f"{name}/training{r}", a) for a in scenes]
+    return jobs
+
+
+def _write_answers(tmp: Path, specs, biomes, years, train_years, regions: int, truth: dict):
+    """Truth (masks, truth.json), training labels and masks, sites.geojson; returns the
+    lon/lat boxes of every world."""
+    truth |= {"worlds": [], "sites": [], "unregistered_mines": []}
+    labels, site_feats, bboxes = [], [], []
+    for name in biomes:
+        main = make_world(**specs[f"{name}/main"])
+        t = _truth(main, years, tmp / "truth")
+        truth["worlds"].append(t["world"])
+        truth["sites"] += t["sites"]
+        truth["unregistered_mines"] += t["unregistered_mines"]
+        site_feats += _site_features(main)
+        training = [make_world(**specs[f"{name}/training{r}"]) for r in range(regions)]
+        for r, region in enumerate(training):
+            for ty in train_years:
+                _, _, tmask = region.mine_layers(ty)
+                suffix = "" if r == 0 else f"_{r}"
+                _write_mask(tmp / "training" / name / f"mine_{ty}{suffix}.tif", region, tmask)
+                labels += _labels(region, ty)
+        for w in (main, *training):
+            lon, lat = _to_lonlat(w)([0, w.size], [w.size, 0])
+            bboxes.append([min(lon), min(lat), max(lon), max(lat)])
+    (tmp / "truth" / "truth.json").write_text(json.dumps(truth, indent=1))
+    (tmp / "training" / "labels.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": labels})
+    )
+    sites = {"type": "FeatureCollection", "features": site_feats}
+    (tmp / "sites.geojson").write_text(json.dumps(sites, indent=1))
+    return bboxes
+
+
+def _write_catalog(tmp: Path, items: list[dict], bboxes, years: range, what: str) -> None:
+    """collection.json and catalog.json, shaped like Planetary Computer's."""
+    bbox = [
+        min(b[0] for b in bboxes),
+        min(b[1] for b in bboxes),
+        max(b[2] for b in bboxes),
+        max(b[3] for b in bboxes),
+    ]
+    coll_dir = tmp / COLLECTION
+    (coll_dir / "collection.json").write_text(json.dumps(_collection(items, bbox, years), indent=1))
+    catalog = {
+        "type": "Catalog",
+        "id": "mine-monitor-demo",
+        "stac_version": "1.0.0",
+        "description": f"Mine monitor demo world ({what}): simulated Sentinel-2 L2A.",
+        "links": [
+            {"rel": "root", "href": "./catalog.json", "type": "application/json"},
+            {"rel": "child", "href": f"./{COLLECTION}/collection.json", "type": "application/json"},
+        ],
+    }
+    (tmp / "catalog.json").write_text(json.dumps(catalog, indent=1))

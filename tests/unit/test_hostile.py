@@ -18,7 +18,8 @@ from monitor.config import load_config
 from monitor.errors import ConfigError, ModelError, MonitorError, SiteError, StoreError
 from monitor.imagery import CompositeCache, safe_name
 from monitor.records import SiteRecord, SiteYear
-from monitor.sites import import_sites, read_sites
+from monitor.registry import import_sites
+from monitor.sites import read_sites
 from monitor.store import Store, StoreLock
 
 
@@ -134,7 +135,7 @@ def test_report_escapes_ids_names_and_reasons(tmp_path):
 def test_a_changed_concession_drops_its_years_and_a_removed_site_retires(tmp_path):
     import geopandas as gpd
 
-    from monitor.sites import sync_config_sites
+    from monitor.registry import sync_config_sites
 
     reg = tmp_path / "reg.geojson"
     gpd.GeoDataFrame(

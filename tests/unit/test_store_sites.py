@@ -13,7 +13,8 @@ import shapely
 from shapely.geometry import Polygon, box
 
 from monitor.errors import SiteError, StoreError
-from monitor.sites import import_sites, read_sites
+from monitor.registry import import_sites
+from monitor.sites import read_sites
 from monitor.store import SCHEMA_VERSION, SiteRecord, SiteYear, Store
 
 REAL = Path(__file__).resolve().parents[3] / "shared/data/real"
