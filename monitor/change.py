@@ -27,8 +27,7 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import NamedTuple
 
 from monitor.config import ChangeConfig
 
@@ -38,36 +37,34 @@ __all__ = ["YearPoint", "Event", "SiteStatus", "Trajectory", "analyse", "sparkli
 ANALYSIS_VERSION = 6
 
 
-@dataclass(frozen=True)
-class YearPoint:
-    """One year of a site's history, as the analysis needs it."""
+class YearPoint(NamedTuple):
+    """One year of a site's history, as the analysis needs it (a named tuple: 100,000 of
+    them are made per `status` over a big registry)."""
 
     year: int
-    """Year."""
+    #: Mined area (None: too few clear observations, a gap).
     area_ha: float | None
-    """Mined area (None: too few clear observations, a gap)."""
+    #: Mean NDVI of the site's footprint.
     ndvi: float | None = None
-    """Mean NDVI of the site's footprint."""
+    #: Mean NDVI of the site's undisturbed land.
     ndvi_surroundings: float | None = None
-    """Mean NDVI of the site's undisturbed land."""
+    #: Share of the footprint that is open water.
     water_fraction: float | None = None
-    """Share of the footprint that is open water."""
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """A flag over a span of years."""
 
+    #: opening, expansion, stagnation or likely_abandonment.
     flag: str
-    """opening, expansion, stagnation or likely_abandonment."""
+    #: First year.
     start: int
-    """First year."""
+    #: Last year.
     end: int
-    """Last year."""
+    #: 0-1.
     confidence: float
-    """0-1."""
+    #: Why, in words.
     reason: str
-    """Why, in words."""
 
     def as_json(self) -> dict:
         return {"flag": self.flag, "from": self.start, "to": self.end}
@@ -150,10 +147,8 @@ def _median(values) -> float:
     return float(v[n // 2]) if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
-def _ols(years: np.ndarray, area: np.ndarray) -> tuple[float, float, float]:
+def _ols(years: Sequence[float], area: Sequence[float]) -> tuple[float, float, float]:
     """(slope ha/yr, two-sided p-value of the slope, residual sum of squares) of area ~ year."""
-    from scipy.special import stdtr
-
     t, a = [float(x) for x in years], [float(y) for y in area]
     n = len(t)
     if n < 2:
@@ -167,43 +162,93 @@ def _ols(years: np.ndarray, area: np.ndarray) -> tuple[float, float, float]:
         return slope, 0.0, 0.0
     tm = sum(t) / n
     se = math.sqrt(ssr / (n - 2) / sum((x - tm) ** 2 for x in t))
-    return slope, float(2 * stdtr(n - 2, -abs(slope / se))), ssr
+    return slope, _t_two_sided(slope / se, n - 2), ssr
 
 
-def _break(years: np.ndarray, area: np.ndarray) -> tuple[int | None, float, float, float]:
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta I_x(a, b) (continued fraction, Numerical Recipes 6.4):
+    the t and F tails below without importing scipy for a ten-point series."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    if x > (a + 1) / (a + b + 2):
+        return 1.0 - _betainc(b, a, 1.0 - x)
+    front = math.exp(
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 200):
+        for num in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-12:
+            break
+    return front * h / a
+
+
+def _t_two_sided(t: float, df: int) -> float:
+    """Two-sided p-value of Student's t with ``df`` degrees of freedom."""
+    return _betainc(df / 2, 0.5, df / (df + t * t))
+
+
+def _f_sf(f: float, d1: int, d2: int) -> float:
+    """P(F > f) of Fisher's F(d1, d2)."""
+    return _betainc(d2 / 2, d1 / 2, d2 / (d2 + d1 * f)) if f > 0 else 1.0
+
+
+def _hinge_fit(t: list[float], y: list[float], b: float) -> tuple[float, float, float]:
+    """(residual sum of squares, slope before, slope after) of the continuous two-segment
+    line y = c0 + c1 min(t-b, 0) + c2 max(t-b, 0). Each point lies on one side only, so the
+    normal equations eliminate to one unknown; one pass over the points."""
+    su = suu = suy = sv = svv = svy = sy = syy = 0.0
+    for x, w in zip(t, y, strict=True):
+        d = x - b
+        if d < 0:
+            su += d
+            suu += d * d
+            suy += d * w
+        else:
+            sv += d
+            svv += d * d
+            svy += d * w
+        sy += w
+        syy += w * w
+    if suu <= 0 or svv <= 0:
+        return math.inf, 0.0, 0.0
+    c0 = (sy - su * suy / suu - sv * svy / svv) / (len(t) - su * su / suu - sv * sv / svv)
+    c1, c2 = (suy - su * c0) / suu, (svy - sv * c0) / svv
+    return max(0.0, syy - c0 * sy - c1 * suy - c2 * svy), c1, c2
+
+
+def _break(years: Sequence[float], area: Sequence[float]) -> tuple[int | None, float, float, float]:
     """Best hinge year, slopes before/after, and the F-test p-value against one line: every
-    interior year's continuous two-segment fit solved at once (batched normal equations)."""
-    from scipy.special import fdtrc
-
+    interior year's continuous two-segment fit (statsmodels' compare_f_test, closed form)."""
     n = len(years)
     if n < 5:
         return None, 0.0, 0.0, 1.0
-    t = np.asarray(years, float)
-    y = np.asarray(area, float)
+    t, y = [float(x) for x in years], [float(v) for v in area]
     _, _, ssr_r = _ols(years, area)
     if ssr_r == 0.0:
-        slope, icpt = _line(list(t), list(y))
-        ssr_r = float(((y - icpt - slope * t) ** 2).sum())
-    breaks = t[2:-2]
-    x = np.stack(
-        [
-            np.ones((len(breaks), n)),
-            np.minimum(t[None] - breaks[:, None], 0),
-            np.maximum(t[None] - breaks[:, None], 0),
-        ],
-        axis=2,
-    )
-    xtx = np.einsum("bni,bnj->bij", x, x)
-    beta = np.linalg.solve(xtx + 1e-12 * np.eye(3), np.einsum("bni,n->bi", x, y)[..., None])[..., 0]
-    ssr = ((y[None] - np.einsum("bni,bi->bn", x, beta)) ** 2).sum(axis=1)
-    k = int(np.argmin(ssr))
-    b, ssr_u, coef = int(breaks[k]), float(ssr[k]), beta[k]
+        slope, icpt = _line(t, y)
+        ssr_r = sum((w - icpt - slope * x) ** 2 for x, w in zip(t, y, strict=True))
+    fits = [(_hinge_fit(t, y, b), b) for b in t[2:-2]]
+    (ssr_u, before, after), b = min(fits, key=lambda f: f[0][0])
+    b = int(b)
     if ssr_r <= 1e-9:
-        return b, float(coef[1]), float(coef[2]), 1.0
+        return b, before, after, 1.0
     if ssr_u <= 1e-9:
-        return b, float(coef[1]), float(coef[2]), 0.0
-    f = (ssr_r - ssr_u) / (ssr_u / (n - 3))
-    return b, float(coef[1]), float(coef[2]), float(fdtrc(1, n - 3, f))
+        return b, before, after, 0.0
+    return b, before, after, _f_sf((ssr_r - ssr_u) / (ssr_u / (n - 3)), 1, n - 3)
 
 
 # -- analysis -------------------------------------------------------------------------------
@@ -213,13 +258,13 @@ class Trajectory:
 
     points: tuple[YearPoint, ...]
     """Every year, sorted (gaps included)."""
-    years: np.ndarray
+    years: list[int]
     """Years with enough clear observations."""
-    area: np.ndarray
+    area: list[float]
     """Their mined area (ha)."""
-    detected: np.ndarray
+    detected: list[bool]
     """Area at least ``min_area_ha``."""
-    confirmed: np.ndarray
+    confirmed: list[bool]
     """Detected years that belong to a run of ``persistence`` (or reach the end)."""
     ndvi: dict[int, float]
     """Footprint NDVI by year."""
@@ -228,21 +273,22 @@ class Trajectory:
     def build(cls, points: Sequence[YearPoint], cfg: ChangeConfig) -> Trajectory:
         pts = tuple(sorted(points, key=lambda p: p.year))
         valid = [p for p in pts if p.area_ha is not None]
-        years = np.array([p.year for p in valid], int)
-        area = np.array([p.area_ha for p in valid], float)
-        detected = area >= cfg.min_area_ha
+        years = [int(p.year) for p in valid]
+        area = [float(p.area_ha) for p in valid]
+        detected = [a >= cfg.min_area_ha for a in area]
         ndvi = {p.year: p.ndvi for p in valid if p.ndvi is not None}
         return cls(pts, years, area, detected, _confirmed(detected, max(1, cfg.persistence)), ndvi)
 
-    @property
+    @functools.cached_property
     def first(self) -> int:
         """Index of the first confirmed year."""
-        return int(np.argmax(self.confirmed))
+        return self.confirmed.index(True) if True in self.confirmed else 0
 
-    @property
+    @functools.cached_property
     def last(self) -> int:
         """Index of the last confirmed year."""
-        return int(len(self.confirmed) - 1 - np.argmax(self.confirmed[::-1]))
+        flags = self.confirmed[::-1]
+        return len(flags) - 1 - (flags.index(True) if True in flags else 0)
 
     @property
     def end(self) -> int:
@@ -251,13 +297,12 @@ class Trajectory:
 
     @property
     def peak(self) -> float:
-        return float(self.area[self.confirmed].max())
+        return max(a for a, c in zip(self.area, self.confirmed, strict=True) if c)
 
 
-def _confirmed(detected: np.ndarray, k: int) -> np.ndarray:
+def _confirmed(detected: list[bool], k: int) -> list[bool]:
     """Runs of >= k detected valid years (or a run that reaches the end of the record)."""
-    out = np.zeros(len(detected), bool)
-    detected = detected.tolist()
+    out = [False] * len(detected)
     i, n = 0, len(detected)
     while i < n:
         if not detected[i]:
@@ -267,7 +312,7 @@ def _confirmed(detected: np.ndarray, k: int) -> np.ndarray:
         while j + 1 < n and detected[j + 1]:
             j += 1
         if j - i + 1 >= k or j == n - 1:
-            out[i : j + 1] = True
+            out[i : j + 1] = [True] * (j - i + 1)
         i = j + 1
     return out
 
@@ -331,7 +376,7 @@ def _loss(tr: Trajectory, cfg: ChangeConfig) -> Finding | None:
     (GLAD-style possible -> likely with evidence)."""
     k = max(1, cfg.persistence)
     lost_years = tr.years[tr.last + 1 :]
-    if not len(lost_years) or tr.detected[tr.last + 1 :].any():
+    if not lost_years or any(tr.detected[tr.last + 1 :]):
         return None
     last_detected = int(tr.years[tr.last])
     barest = min((v for y, v in tr.ndvi.items() if y <= last_detected), default=None)
@@ -343,7 +388,7 @@ def _loss(tr: Trajectory, cfg: ChangeConfig) -> Finding | None:
     if len(lost_years) < k and not (shrank or greened):
         return None
     since = int(lost_years[0])
-    why = f"not detected since {since} after {int(tr.confirmed.sum())} year(s) of activity"
+    why = f"not detected since {since} after {sum(tr.confirmed)} year(s) of activity"
     conf = min(0.95, 0.55 + 0.15 * len(lost_years))
     event = Event("likely_abandonment", since, tr.end, conf, why)
     return Finding("likely_abandonment", (event,), (why,), abandoned_since=since)
@@ -353,7 +398,7 @@ def _stagnation(tr: Trajectory, seg: Segment, cfg: ChangeConfig) -> Finding | No
     """The trailing years within tolerance of their median; and, if the footprint greens
     since, likely abandonment (a stagnant footprint revegetating)."""
     stable_from = _stable_since(seg.years, seg.area, cfg.tolerance, cfg.min_expansion_ha_per_year)
-    stable_len = 0 if stable_from is None else int((seg.years >= stable_from).sum())
+    stable_len = 0 if stable_from is None else sum(y >= stable_from for y in seg.years)
     # a steady line through the whole segment, with no significant break, is growth that
     # merely looks flat over its last few noisy years
     steady_growth = (
@@ -391,7 +436,7 @@ def _shrinking(tr: Trajectory, seg: Segment, cfg: ChangeConfig) -> Finding | Non
         and seg.area[-1] < (1 - cfg.tolerance) * tr.peak
     ):
         return None
-    peak_year = int(seg.years[int(np.argmax(seg.area))])
+    peak_year = seg.years[seg.area.index(max(seg.area))]
     rise = _ndvi_change(tr.ndvi, peak_year, tr.end)
     if rise is None or rise < cfg.ndvi_recovery / 2:
         return Finding(
@@ -448,9 +493,9 @@ def _landscape(tr: Trajectory, finding: Finding) -> tuple[str, ...] | None:
     if tr.first != 0 or finding.status not in ("stagnation", "active"):
         return None
     water = [p.water_fraction for p in tr.points if p.area_ha and p.water_fraction is not None]
-    if len(water) < 3 or float(np.median(water)) < 0.6:
+    share = _median(water) if len(water) >= 3 else 0.0
+    if share < 0.6:
         return None
-    share = float(np.median(water))
     return (
         f"the footprint is {share:.0%} open water and has not changed since the first year "
         f"({int(tr.years[0])}): a lake or a reservoir, not a mine",
@@ -463,7 +508,7 @@ def _opening(tr: Trajectory) -> Event | None:
         return None
     year = int(tr.years[tr.first])
     at_end = tr.first == len(tr.years) - 1
-    span = "end of record" if at_end else f"held {int(tr.confirmed[tr.first :].sum())} year(s)"
+    span = "end of record" if at_end else f"held {sum(tr.confirmed[tr.first :])} year(s)"
     return Event(
         "opening", year, year, 0.6 if at_end else 0.9, f"first detected in {year} ({span})"
     )
@@ -482,7 +527,7 @@ def analyse(
     tr = Trajectory.build(points, cfg)
     last_year = last_year if last_year is not None else (tr.points[-1].year if tr.points else None)
     base = dict(site_id=site_id, name=name, series=tr.points)
-    if not len(tr.years):
+    if not tr.years:
         return SiteStatus(
             status="none",
             confidence=0.0,
@@ -490,8 +535,8 @@ def analyse(
             **base,
         )
     latest = float(tr.area[-1])
-    if not tr.confirmed.any():
-        noise = int(tr.detected.sum())
+    if not any(tr.confirmed):
+        noise = sum(tr.detected)
         reason = (
             "never detected"
             if not noise
@@ -558,12 +603,10 @@ def _site_status(tr, finding: Finding, opening, cfg: ChangeConfig, last_year, ba
 
 def _lost(tr: Trajectory) -> bool:
     """Valid years follow the last confirmed one, none of them detected."""
-    return len(tr.years) > tr.last + 1 and not tr.detected[tr.last + 1 :].any()
+    return len(tr.years) > tr.last + 1 and not any(tr.detected[tr.last + 1 :])
 
 
-def _without_outlier(
-    years: np.ndarray, area: np.ndarray, tol: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _without_outlier(years: list[int], area: list[float], tol: float):
     """Drop the one year (not the last) that sits far off a line through the others, so a
     single noisy year flips nothing (AMW's k-of-n spirit applied to areas)."""
     n = len(area)
@@ -577,12 +620,11 @@ def _without_outlier(
     mid = _median(others)
     spread = 1.4826 * _median([abs(r - mid) for r in others]) + 1e-9
     if abs(resid[i]) > max(3 * spread, 2 * tol * max(_median(a), 1e-9)):
-        keep = np.arange(n) != i
-        return years[keep], area[keep]
+        return years[:i] + years[i + 1 :], area[:i] + area[i + 1 :]
     return years, area
 
 
-def _stable_since(years: np.ndarray, area: np.ndarray, tol: float, max_rate: float) -> int | None:
+def _stable_since(years: list[int], area: list[float], tol: float, max_rate: float) -> int | None:
     """First year of the longest trailing run of areas within ``tol`` of their median, whose
     fitted change across the run stays under ``tol`` (slow steady growth is not stagnation);
     leading years that sit off the plateau (the last step of growth) are trimmed."""
@@ -621,7 +663,7 @@ def _ndvi_change(ndvi: dict[int, float], start: int, end: int) -> float | None:
     if not before or not after or end <= start:
         return None
     ref = ndvi.get(start, before[-1])
-    return float(np.mean(after) - ref)
+    return float(sum(after) / len(after) - ref)
 
 
 def _first_green_year(ndvi: dict[int, float], start: int, rise: float) -> int | None:
@@ -646,7 +688,7 @@ def _confidence(status: str, events: list[Event], n_valid: int, n_all: int) -> f
     relevant = [e.confidence for e in events if e.flag == status]
     base = {"none": 0.9, "active": 0.5, "opening": 0.7}.get(status, 0.6)
     value = max(relevant) if relevant else base
-    return float(np.clip(value * (0.6 + 0.4 * coverage), 0, 1))
+    return min(1.0, max(0.0, float(value) * (0.6 + 0.4 * coverage)))
 
 
 _BARS = " ▁▂▃▄▅▆▇█"

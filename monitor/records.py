@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from shapely.geometry.base import BaseGeometry
+if TYPE_CHECKING:  # shapely is imported by whoever makes geometries, not by a lookup
+    from shapely.geometry.base import BaseGeometry
 
 __all__ = ["SiteRecord", "SiteYear", "geometry_digest", "now"]
 

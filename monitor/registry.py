@@ -9,10 +9,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.errors import SiteError
-from monitor.sites import ImportReport, read_sites
 from monitor.store import Store
+
+if TYPE_CHECKING:
+    from monitor.sites import ImportReport
 
 __all__ = ["import_sites", "sync_config_sites"]
 
@@ -23,6 +26,8 @@ def import_sites(
     store: Store, path: Path, *, skip_invalid: bool = False, **options
 ) -> ImportReport:
     """Check a sites file and upsert its sites by id in one transaction (all or nothing)."""
+    from monitor.sites import read_sites  # geopandas and pyproj: only when a file is read
+
     report = read_sites(path, **options)
     for line in report.repaired:
         log.warning("%s", line)

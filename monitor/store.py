@@ -18,12 +18,13 @@ import struct
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import shapely
-from shapely.geometry.base import BaseGeometry
+from typing import TYPE_CHECKING
 
 from monitor.errors import LockedError, StoreError
 from monitor.records import SiteRecord, SiteYear, geometry_digest, now
+
+if TYPE_CHECKING:  # shapely is imported where geometries are read or written (lookups skip it)
+    from shapely.geometry.base import BaseGeometry
 
 __all__ = [
     "Store",
@@ -56,6 +57,8 @@ _GPKG_VERSION = 10300
 
 def gpkg_blob(geom: BaseGeometry | None, srs_id: int = 4326) -> bytes | None:
     """A GeoPackage geometry blob: header with an xy envelope, then little-endian WKB."""
+    import shapely
+
     if geom is None:
         return None
     if geom.is_empty:
@@ -71,6 +74,8 @@ def gpkg_blob(geom: BaseGeometry | None, srs_id: int = 4326) -> bytes | None:
 
 
 def geometry_from_blob(blob: bytes | None) -> BaseGeometry | None:
+    import shapely
+
     if blob is None:
         return None
     flags = blob[3]
@@ -624,6 +629,8 @@ class Store:
             c.execute("UPDATE runs SET outcome='killed' WHERE outcome='running'")
 
     def _update_extent(self, c: sqlite3.Connection, table: str) -> None:
+        import shapely
+
         rows = c.execute(f"SELECT geom FROM {table}").fetchall()
         geoms = [geometry_from_blob(r[0]) for r in rows if r[0]]
         if not geoms:
@@ -718,6 +725,8 @@ class StoreLock:
 
 
 def _as_multipolygon(geom: BaseGeometry) -> BaseGeometry:
+    import shapely
+
     if geom.geom_type == "Polygon":
         return shapely.MultiPolygon([geom])
     if geom.geom_type == "GeometryCollection":
