@@ -15,6 +15,7 @@ from shapely.geometry import base as shapely_base
 __all__ = [
     "RESOLUTION",
     "MAX_GRID_PX",
+    "NETWORK_ALIGN_M",
     "Grid",
     "utm_crs",
     "site_grid",
@@ -28,6 +29,9 @@ __all__ = [
 RESOLUTION = 10.0
 #: Largest side (px) of a site's grid: 60 km. A site larger than that is a mistake.
 MAX_GRID_PX = 6000
+#: The FCN's total stride (8 px = 80 m). Grids whose edges sit on this lattice give the network
+#: the same pooling phase, so a site's probabilities are the same loaded alone or in a group.
+NETWORK_ALIGN_M = 80.0
 
 
 class Grid:
@@ -103,14 +107,17 @@ def to_crs(geometry: shapely_base.BaseGeometry, src, dst) -> shapely_base.BaseGe
     return shapely.transform(geometry, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
 
 
-def site_grid(geometry: shapely_base.BaseGeometry, buffer_m: float) -> Grid:
-    """The site's 10 m grid in its own UTM zone, covering it and ``buffer_m`` around it."""
+def site_grid(
+    geometry: shapely_base.BaseGeometry, buffer_m: float, align_m: float = RESOLUTION
+) -> Grid:
+    """The site's 10 m grid in its own UTM zone, covering it and ``buffer_m`` around it, its
+    edges on multiples of ``align_m`` (:data:`NETWORK_ALIGN_M` for what the FCN reads)."""
     c = geometry.centroid
     crs = utm_crs(c.x, c.y)
     local = to_crs(geometry, 4326, crs).buffer(buffer_m)
     x0, y0, x1, y1 = local.bounds
-    x0, y0 = math.floor(x0 / RESOLUTION) * RESOLUTION, math.floor(y0 / RESOLUTION) * RESOLUTION
-    x1, y1 = math.ceil(x1 / RESOLUTION) * RESOLUTION, math.ceil(y1 / RESOLUTION) * RESOLUTION
+    x0, y0 = math.floor(x0 / align_m) * align_m, math.floor(y0 / align_m) * align_m
+    x1, y1 = math.ceil(x1 / align_m) * align_m, math.ceil(y1 / align_m) * align_m
     width, height = int(round((x1 - x0) / RESOLUTION)), int(round((y1 - y0) / RESOLUTION))
     if max(width, height) > MAX_GRID_PX:
         raise ValueError(

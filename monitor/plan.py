@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import shapely
 
 from monitor.config import Config
-from monitor.geo import Grid, site_grid, union_grid
+from monitor.geo import NETWORK_ALIGN_M, Grid, site_grid, union_grid
 from monitor.params import CompositeParams, params_key
 from monitor.records import SiteRecord, geometry_digest
 
@@ -114,7 +114,7 @@ def plan_run(
             s.site_id,
             shapely.to_wkb(s.geometry),
             site_grid(s.geometry, buffer_m),
-            site_grid(s.geometry, max(buffer_m, ring_m)),
+            site_grid(s.geometry, max(buffer_m, ring_m), NETWORK_ALIGN_M),
             geometry_digest(s.geometry),
             season.as_json(),
             params_key(cfg, season.months),

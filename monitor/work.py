@@ -79,22 +79,31 @@ def _season_used(season: str, planned: tuple[int, ...], used: tuple[int, ...]) -
     return json.dumps(record)
 
 
-def _short_of_looks(task: GroupTask, comp, target: int, fraction: float) -> bool:
-    """Some site of the group has too few pixels with ``target`` clear looks."""
+def _short_of_looks(
+    task: GroupTask, comp, target: int, fraction: float
+) -> tuple[np.ndarray, list[str]]:
+    """The sites with too few pixels of ``target`` clear looks, and their reach as a mask:
+    what widening may fill. Per site, so a site gets the pixels it would get alone."""
+    short, ids = np.zeros(comp.clear.shape, bool), []
     for site in task.sites:
         rows, cols = comp.grid.window_of(site.grid)
         if (comp.clear[rows, cols] >= target).mean() < fraction:
-            return True
-    return False
+            rows, cols = comp.grid.window_of(site.reach)
+            short[rows, cols] = True
+            ids.append(site.site_id)
+    return short, ids
 
 
 def widen(source, task: GroupTask, comp, cc, threads: int = 1):
     """When a site of the group has too few clear looks in its season, widen the season (a
     month each side, then the whole year) and fill the pixels short of looks from the wider
-    window, before any year is declared a gap. Returns the composite and the months used."""
-    months = task.params.months
+    window, before any year is declared a gap. Returns the composite and the months each
+    site used."""
+    months, used = task.params.months, {s.site_id: task.params.months for s in task.sites}
     for extra in (1, 6):
-        if not _short_of_looks(task, comp, cc.target_clear_observations, cc.min_clear_fraction):
+        target = cc.target_clear_observations
+        short, short_ids = _short_of_looks(task, comp, target, cc.min_clear_fraction)
+        if not short_ids:
             break
         wider = widened(task.params.months, extra)
         if wider == months:
@@ -103,7 +112,7 @@ def widen(source, task: GroupTask, comp, cc, threads: int = 1):
         wide = quantized(
             build_composite(source, task.grid, task.year, params, name=task.name, threads=threads)
         )
-        fill = (comp.clear < cc.target_clear_observations) & (wide.clear > comp.clear)
+        fill = short & (comp.clear < target) & (wide.clear > comp.clear)
         comp = dataclasses.replace(
             comp,
             reflectance=np.where(fill[None], wide.reflectance, comp.reflectance),
@@ -113,13 +122,14 @@ def widen(source, task: GroupTask, comp, cc, threads: int = 1):
             baselines=tuple(dict.fromkeys(comp.baselines + wide.baselines)),
         )
         months = wider
+        used.update(dict.fromkeys(short_ids, wider))
         log.info(
             "group %s %d: season widened to months %s for enough clear looks",
             task.name,
             task.year,
             list(wider),
         )
-    return comp, months
+    return comp, used
 
 
 def _error(exc: Exception) -> str:
@@ -139,7 +149,7 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
                 source, task.grid, task.year, task.params, name=task.name, threads=threads
             )
         )
-        comp, months = widen(source, task, comp, cfg.composite, threads)
+        comp, months_used = widen(source, task, comp, cfg.composite, threads)
         det = detect(comp, model, DetectionParams.from_config(cfg))
     except Exception as exc:  # the group's imagery: every site-year of it fails alike
         log.debug("group %s failed", task.name, exc_info=True)
@@ -163,7 +173,7 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
                 min_clear_fraction=cfg.composite.min_clear_fraction,
                 params_key=task.params_key,
                 geometry_hash=site.geometry_hash,
-                season=_season_used(site.season, task.params.months, months),
+                season=_season_used(site.season, task.params.months, months_used[site.site_id]),
             )
             if task.ring_m > 0:
                 row = ring_patches(

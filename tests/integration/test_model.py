@@ -30,6 +30,22 @@ def test_fcn_takes_any_size_and_returns_probabilities_at_10m():
         assert out.shape == (1, h, w, 1) and 0 <= out.min() <= out.max() <= 1
 
 
+def test_a_crop_on_the_network_lattice_sees_what_the_whole_saw():
+    # what lets a site be measured from its group's mosaic: same pooling phase, same numbers
+    from monitor.geo import NETWORK_ALIGN_M, RESOLUTION
+
+    model = load_model(None)
+    step = int(NETWORK_ALIGN_M / RESOLUTION)
+    refl = np.random.default_rng(3).uniform(0.02, 0.4, (12, 256, 256)).astype(np.float32)
+    whole = model.predict(refl)
+    r0, c0 = 8 * step, 5 * step
+    crop = model.predict(refl[:, r0 : r0 + 160, c0 : c0 + 160])
+    inner = (slice(40, 120), slice(40, 120))  # away from the crop's own edges
+    np.testing.assert_allclose(
+        crop[inner], whole[r0 : r0 + 160, c0 : c0 + 160][inner], rtol=0, atol=1e-4
+    )
+
+
 def test_shipped_model_and_its_metadata():
     model = load_model(None)
     meta = json.loads(metadata_path(SHIPPED_MODEL).read_text())

@@ -22,13 +22,19 @@ ROOT = Path(__file__).resolve().parents[2]
 SUBSET = ["--site", "S05", "--site", "S07", "--site", "S11"]
 
 
-def make_config(tiny_demo: Path, work: Path, name: str) -> Path:
+def make_config(
+    tiny_demo: Path, work: Path, name: str, cache: str | None = "", compute: str = ""
+) -> Path:
+    """A config over the tiny world; ``cache=None`` turns the composite cache off and
+    ``compute`` adds keys to the compute section."""
     work.mkdir(parents=True, exist_ok=True)
     cfg = work / f"{name}.yaml"
+    cache_dir = "null" if cache is None else (cache or f"cache-{name}")
     cfg.write_text(
         f"source: {{kind: local, catalog: {tiny_demo / 'catalog.json'}, collection: sentinel-2-l2a}}\n"
         f"sites: {tiny_demo / 'sites.geojson'}\nstore: {name}.gpkg\nreports: reports\n"
-        f"years: {{first: 2020, last: 2023}}\ncomposite: {{cache: cache-{name}}}\ncompute: {{threads: 1}}\n"
+        f"years: {{first: 2020, last: 2023}}\ncomposite: {{cache: {cache_dir}}}\n"
+        f"compute: {{threads: 1{compute}}}\n"
     )
     return cfg
 
@@ -131,7 +137,8 @@ def test_failed_site_years_are_recorded_and_retried(tiny_demo, tmp_path):
 def test_dask_cluster_gives_the_same_results(tiny_demo, tmp_path, reference):
     from distributed import LocalCluster
 
-    cfg = make_config(tiny_demo, tmp_path, "dask")
+    # no shared cache: each worker process reads the imagery itself
+    cfg = make_config(tiny_demo, tmp_path, "dask", cache=None)
     with LocalCluster(
         n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
     ) as cluster:
@@ -139,3 +146,19 @@ def test_dask_cluster_gives_the_same_results(tiny_demo, tmp_path, reference):
     assert proc.returncode == 0, proc.stderr
     assert "12 site-year(s) done" in proc.stdout
     assert contents(tmp_path / "dask.gpkg") == reference
+
+
+def test_sites_loaded_alone_give_the_rows_of_their_group(tiny_demo, tmp_path, reference):
+    # max_group_px 1: every site is its own imagery group, the per-site path
+    cfg = make_config(tiny_demo, tmp_path, "alone", compute=", max_group_px: 1")
+    proc = cli(cfg, "run", *SUBSET)
+    assert proc.returncode == 0, proc.stderr
+    alone = contents(tmp_path / "alone.gpkg")
+    assert len(alone) == len(reference)
+    for mine, ours in zip(alone, reference, strict=True):
+        assert mine[:2] == ours[:2]
+        for a, b in zip(mine[2:], ours[2:], strict=True):
+            if isinstance(a, float):
+                assert a == pytest.approx(b, rel=1e-3, abs=1e-3), (mine, ours)
+            else:
+                assert a == b, (mine, ours)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from monitor.geo import Grid, mask_polygon, polygon_mask, site_grid, union_grid
+from monitor.geo import NETWORK_ALIGN_M, Grid, mask_polygon, polygon_mask, site_grid, union_grid
 from monitor.imagery import Composite
 from monitor.plan import SiteWindow, group_windows
 
@@ -27,6 +27,15 @@ def test_site_grids_are_aligned_sub_windows_of_their_union():
         assert u.transform * (cols.start, rows.start) == g.transform * (0, 0)
     with pytest.raises(ValueError, match="inside"):
         a.window_of(u)
+
+
+def test_a_reach_on_the_network_lattice_holds_the_site_grid():
+    site = box(29.0013, -26.0007, 29.0111, -25.9902)
+    grid, reach = site_grid(site, 300), site_grid(site, 2000, NETWORK_ALIGN_M)
+    assert reach.x0 % NETWORK_ALIGN_M == 0 and reach.y1 % NETWORK_ALIGN_M == 0
+    assert reach.width * 10 % NETWORK_ALIGN_M == 0 and reach.height * 10 % NETWORK_ALIGN_M == 0
+    rows, cols = reach.window_of(grid)  # raises unless the site grid lies inside
+    assert rows.stop - rows.start == grid.height
 
 
 def test_a_crop_of_a_composite_is_pixel_for_pixel_the_same():
