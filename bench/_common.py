@@ -58,3 +58,47 @@ def floor_read(source, geometry, year: int, months, buffer_m: float) -> tuple[fl
                     1, window=win.round_offsets().round_lengths(), boundless=True, fill_value=0
                 )
     return time.perf_counter() - t0, len(items)
+
+
+def synthetic_store(path: Path, n_sites: int, years: range = range(2016, 2026)) -> None:
+    """A store of ``n_sites`` small square sites in a row with a seeded history each: none,
+    expanding, stagnant, abandoned and newly opened, in turn; 5 % of the years are gaps."""
+    import numpy as np
+    from shapely.geometry import box
+
+    from monitor.store import SiteRecord, Store
+
+    rng = np.random.default_rng(0)
+    with Store(path) as store:
+        store.upsert_sites(
+            SiteRecord(
+                f"S{i:05d}", f"site {i}", box(29 + i * 1e-3, -26, 29 + i * 1e-3 + 5e-4, -25.9995)
+            )
+            for i in range(n_sites)
+        )
+        rows = []
+        for i in range(n_sites):
+            kind = i % 5
+            a0, rate = rng.uniform(5, 20), rng.uniform(1, 4)
+            for k, year in enumerate(years):
+                area = {
+                    0: 0.0,
+                    1: a0 + rate * k,
+                    2: a0 + rate * min(k, 4),
+                    3: max(0.0, a0 + rate * 4 - 8 * max(0, k - 5)),
+                    4: (a0 if k >= len(years) - 2 else 0.0),
+                }[kind] * rng.normal(1, 0.03)
+                area = None if rng.random() < 0.05 else max(0.0, area)
+                rows.append(
+                    (f"S{i:05d}", year, area, 0.1, 5.0, 1.0, 0.2 + 0.01 * k, 0.35, 0.8)
+                    + ("m1", "src", "p", "[]", "[]", "[]", "2026-01-01T00:00:00Z", 1)
+                )
+        with store.transaction() as c:
+            c.executemany(
+                "INSERT INTO site_years (site_id, year, mined_area_ha, mine_fraction,"
+                " clear_observations, valid_fraction, ndvi, ndvi_surroundings, mean_probability,"
+                " model_version, source_key, params_key, items_used, items_skipped,"
+                " processing_baselines, computed_at, run_id)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )

@@ -125,8 +125,8 @@ def _browser():
     return pw, browser
 
 
-def _open(browser, url: str):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def _open(browser, url: str, width: int = 1280):
+    page = browser.new_page(viewport={"width": width, "height": 900})
     errors, requests = [], []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -217,3 +217,124 @@ def test_sites_commands_and_protected_areas(ran, tmp_path):
         ranked = json.loads(monitor(cfg, "status", "--candidates", "--format", "json").stdout)
         mine = next(s for s in ranked if s["site_id"] == target)
         assert "inside protected areas" in mine["reasons"]
+
+
+_BOXES = """() => {
+  const box = e => { const r = e.getBoundingClientRect();
+    return {id: e.id || e.className, l: r.left, r: r.right, t: r.top, b: r.bottom}; };
+  const charts = [...document.querySelectorAll('.js-plotly-plot')].map(e =>
+    ({...box(e), panel: box(e.parentElement)}));
+  return {width: window.innerWidth, scroll: document.documentElement.scrollWidth, charts,
+          modebars: [...document.querySelectorAll('.modebar')].filter(e => e.offsetParent)
+            .map(box),
+          titles: [...document.querySelectorAll('.gtitle')].map(box)};
+}"""
+
+
+def _overlap(a: dict, b: dict) -> float:
+    return max(0.0, min(a["r"], b["r"]) - max(a["l"], b["l"])) * max(
+        0.0, min(a["b"], b["b"]) - max(a["t"], b["t"])
+    )
+
+
+def _check_layout(page, name: str) -> None:
+    found = page.evaluate(_BOXES)
+    width = found["width"]
+    assert found["scroll"] <= width, f"{name}: page scrolls sideways ({found['scroll']} > {width})"
+    charts = found["charts"]
+    assert charts, f"{name}: no chart drawn"
+    for c in charts:
+        assert c["r"] - c["l"] > 100, f"{name}: chart {c['id']} collapsed"
+        assert c["l"] >= c["panel"]["l"] - 1 and c["r"] <= c["panel"]["r"] + 1, (name, c)
+        assert c["r"] <= width + 1, f"{name}: chart {c['id']} wider than the window"
+    for i, a in enumerate(charts):
+        for b in charts[i + 1 :]:
+            assert _overlap(a, b) < 1, f"{name}: charts {a['id']} and {b['id']} overlap"
+    for bar in found["modebars"]:
+        for title in found["titles"]:
+            assert _overlap(bar, title) < 1, f"{name}: the plotly toolbar covers a title"
+
+
+@pytest.mark.parametrize("width", [390, 1400, 1920])
+def test_report_fits_phone_desktop_and_wide_screens(ran, width):
+    reports = ran.parent / "reports"
+    ARTIFACTS.mkdir(exist_ok=True)
+    pw, browser = _browser()
+    try:
+        for name, url, ready in (
+            ("index", reports / "index.html", "#area-per-year .main-svg"),
+            ("S07", reports / "sites" / "S07.html", "#area-chart .main-svg"),
+        ):
+            page, errors, requests = _open(browser, url.as_uri(), width)
+            page.wait_for_selector(ready)
+            page.wait_for_timeout(300)  # plotly's resize handler settles
+            _check_layout(page, f"{name} at {width} px")
+            page.screenshot(path=str(ARTIFACTS / f"report-{name}-{width}.png"), full_page=True)
+            assert errors == [], errors
+            assert [u for u in requests if not u.startswith("file://")] == []
+            page.close()
+    finally:
+        browser.close()
+        pw.stop()
+
+
+def test_candidate_dossier_prints_one_page_per_candidate_with_its_images(ran, tmp_path):
+    from pypdf import PdfReader
+
+    out = tmp_path / "r"
+    monitor(ran, "report", "--candidates", "--out", str(out))
+    ranked = json.loads(monitor(ran, "status", "--candidates", "--format", "json").stdout)
+    assert ranked, "the tiny world has restoration candidates"
+    pw, browser = _browser()
+    try:
+        page = browser.new_page()
+        page.goto((out / "dossier.html").as_uri())
+        page.wait_for_load_state("load")
+        pdf = ARTIFACTS / "dossier.pdf"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.pdf(path=str(pdf), format="A4", print_background=True)
+    finally:
+        browser.close()
+        pw.stop()
+    reader = PdfReader(pdf)
+    assert len(reader.pages) == len(ranked)
+    text = reader.pages[0].extract_text()
+    assert ranked[0]["site_id"] in text
+    for page in reader.pages:
+        assert len(page.images) >= 2  # before and after, at least
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "geojson", "kml", "csv"])
+def test_every_export_reads_back_with_its_counts_and_attributes(ran, tmp_path, fmt):
+    import csv
+    import sqlite3
+
+    import pyogrio
+
+    with sqlite3.connect(ran.parent / "store.gpkg") as c:
+        footprints = c.execute("SELECT count(*) FROM footprints").fetchone()[0]
+    ranked = json.loads(monitor(ran, "status", "--candidates", "--format", "json").stdout)
+    expected = {"footprints": footprints, "candidates": len(ranked), "history": 14 * 4}
+    columns = {
+        "footprints": {"site_id", "year", "area_ha", "model_version"},
+        "candidates": {"rank", "site_id", "status", "reasons"},
+        "history": {"site_id", "year", "mined_area_ha", "model_version"},
+    }
+    for what, count in expected.items():
+        out = tmp_path / f"{what}.{fmt}"
+        monitor(ran, "export", "--what", what, "--format", fmt, "--out", str(out))
+        if fmt == "csv":
+            with out.open(newline="") as f:
+                rows = list(csv.DictReader(f))
+            assert len(rows) == count and columns[what] <= set(rows[0]) and "wkt" in rows[0]
+            continue
+        info = pyogrio.read_info(out)
+        driver = {"gpkg": "GPKG", "geojson": "GeoJSON", "kml": "LIBKML"}[fmt]
+        assert info["driver"] == driver and info["features"] == count, (what, info)
+        frame = pyogrio.read_dataframe(out)
+        assert columns[what] <= set(frame.columns), (what, list(frame.columns))
+        assert frame.crs.to_epsg() == 4326
+        if fmt == "kml":  # Google Earth's time slider: a span per feature
+            assert {"begin", "end"} <= set(frame.columns)
+            # and GDAL's plain KML driver opens it too
+            assert pyogrio.read_info(out, driver="KML")["features"] == count
