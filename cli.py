@@ -361,7 +361,6 @@ def status(app: AppContext, candidates: bool, fmt: str) -> None:
     help="Also write dossier.html: one printable page per restoration candidate.",
 )
 @pass_app
-@needs_demo
 def report(app: AppContext, out, site_ids, candidates) -> None:
     """Write the interactive HTML change reports."""
     from monitor.report import write_report
