@@ -48,16 +48,18 @@ def floor_read(source, geometry, year: int, months, buffer_m: float) -> tuple[fl
     t0 = time.perf_counter()
     for item in items:
         for band in (*BANDS, "SCL"):
-            href = item.assets[band].href
-            with rasterio.open(href) as src:
-                to_src = Transformer.from_crs(geobox.crs, src.crs, always_xy=True)
-                x0, y0, x1, y1 = geobox.boundingbox
-                xs, ys = to_src.transform([x0, x1, x0, x1], [y0, y0, y1, y1])
-                win = from_bounds(min(xs), min(ys), max(xs), max(ys), src.transform)
-                src.read(
-                    1, window=win.round_offsets().round_lengths(), boundless=True, fill_value=0
-                )
+            read_window(item.assets[band].href, str(geobox.crs), tuple(geobox.boundingbox))
     return time.perf_counter() - t0, len(items)
+
+
+def read_window(href: str, crs: str, bounds: tuple[float, float, float, float]) -> None:
+    """Decode, with plain rasterio, the window of one file that covers ``bounds`` in ``crs``."""
+    with rasterio.open(href) as src:
+        to_src = Transformer.from_crs(crs, src.crs, always_xy=True)
+        x0, y0, x1, y1 = bounds
+        xs, ys = to_src.transform([x0, x1, x0, x1], [y0, y0, y1, y1])
+        win = from_bounds(min(xs), min(ys), max(xs), max(ys), src.transform)
+        src.read(1, window=win.round_offsets().round_lengths(), boundless=True, fill_value=0)
 
 
 def synthetic_store(path: Path, n_sites: int, years: range = range(2016, 2026)) -> None:

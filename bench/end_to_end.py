@@ -29,10 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import rasterio
-from _common import ROOT, floor_read
-from pyproj import Transformer
-from rasterio.windows import from_bounds
+from _common import ROOT, floor_read, read_window
 from shapely.geometry import box, mapping, shape
 
 from monitor.bands import BANDS
@@ -94,14 +91,7 @@ def decode_once(source, sites: dict, years: range) -> float:
     for year in years:
         for item in source.search(SeasonQuery(grid.lonlat_bounds(), year, SEASON, 70.0)):
             for band in (*BANDS, "SCL"):
-                with rasterio.open(item.assets[band].href) as src:
-                    to_src = Transformer.from_crs(grid.crs, src.crs, always_xy=True)
-                    bx0, by0, bx1, by1 = grid.bounds
-                    xs, ys = to_src.transform([bx0, bx1, bx0, bx1], [by0, by0, by1, by1])
-                    win = from_bounds(min(xs), min(ys), max(xs), max(ys), src.transform)
-                    src.read(
-                        1, window=win.round_offsets().round_lengths(), boundless=True, fill_value=0
-                    )
+                read_window(item.assets[band].href, grid.crs, grid.bounds)
     return time.perf_counter() - t0
 
 

@@ -25,24 +25,11 @@ from monitor.change import YearPoint, analyse
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.geo import to_crs, utm_crs
+from monitor.records import DISCOVERY_FIELDS
 from monitor.store import Store
 
 __all__ = ["Discovery", "discover", "discovery_records", "DISCOVERY_FIELDS"]
 
-#: Keys of `discover --format json|csv` (DESIGN.md contract).
-DISCOVERY_FIELDS = (
-    "candidate_id",
-    "lon",
-    "lat",
-    "first_year",
-    "last_year",
-    "latest_area_ha",
-    "peak_area_ha",
-    "status",
-    "confidence",
-    "nearest_site",
-    "distance_km",
-)
 _JOIN_M = 50.0
 
 

@@ -11,7 +11,22 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # shapely is imported by whoever makes geometries, not by a lookup
     from shapely.geometry.base import BaseGeometry
 
-__all__ = ["SiteRecord", "SiteYear", "geometry_digest", "now"]
+__all__ = ["SiteRecord", "SiteYear", "DISCOVERY_FIELDS", "geometry_digest", "now"]
+
+#: Keys of `discover --format json|csv` (DESIGN.md contract).
+DISCOVERY_FIELDS = (
+    "candidate_id",
+    "lon",
+    "lat",
+    "first_year",
+    "last_year",
+    "latest_area_ha",
+    "peak_area_ha",
+    "status",
+    "confidence",
+    "nearest_site",
+    "distance_km",
+)
 
 
 def geometry_digest(geometry: BaseGeometry) -> str:

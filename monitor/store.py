@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor.errors import LockedError, StoreError
-from monitor.records import SiteRecord, SiteYear, geometry_digest, now
+from monitor.records import DISCOVERY_FIELDS, SiteRecord, SiteYear, geometry_digest, now
 
 if TYPE_CHECKING:  # shapely is imported where geometries are read or written (lookups skip it)
     from shapely.geometry.base import BaseGeometry
@@ -523,23 +523,9 @@ class Store:
         rows = self.conn.execute("SELECT candidate_id, extent FROM discoveries")
         return {r[0]: geometry_from_blob(r[1]) for r in rows}
 
-    _DISCOVERY_COLUMNS = (
-        "candidate_id",
-        "lon",
-        "lat",
-        "first_year",
-        "last_year",
-        "latest_area_ha",
-        "peak_area_ha",
-        "status",
-        "confidence",
-        "nearest_site",
-        "distance_km",
-    )
-
     def put_discoveries(self, found: list[tuple[dict, BaseGeometry, BaseGeometry, dict]]) -> None:
         """Replace the candidates and their yearly areas in one transaction."""
-        cols = self._DISCOVERY_COLUMNS
+        cols = DISCOVERY_FIELDS
         with self.transaction() as c:
             c.execute("DELETE FROM discoveries")
             c.execute("DELETE FROM discovery_years")
@@ -562,7 +548,7 @@ class Store:
 
     def discoveries(self) -> list[tuple[dict, BaseGeometry]]:
         """Stored candidates (their contract record and latest footprint), by confidence."""
-        cols = self._DISCOVERY_COLUMNS
+        cols = DISCOVERY_FIELDS
         rows = self.conn.execute(
             f"SELECT geom, {', '.join(cols)} FROM discoveries"
             " ORDER BY confidence DESC, candidate_id"
