@@ -91,11 +91,16 @@ def score_sites(truth: dict, status: dict, hist: list[dict]) -> dict:
     }
 
 
+def truth_years(truth: dict) -> list[int]:
+    first, last = truth["years"]  # the record, first and last year
+    return list(range(first, last + 1))
+
+
 def truth_masks(root: Path, truth: dict):
     """(stack of yearly truth masks, transform, crs) of a one-biome world."""
     world = truth["worlds"][0]
     masks = []
-    for year in truth["years"]:
+    for year in truth_years(truth):
         with rasterio.open(root / "truth" / world["masks"][str(year)]) as src:
             masks.append(src.read(1) > 0)
             transform, crs = src.transform, src.crs
@@ -106,7 +111,7 @@ def score_discoveries(root: Path, truth: dict, candidates: list[dict], sites_geo
     from pyproj import Transformer
 
     masks, transform, crs = truth_masks(root, truth)
-    years = list(truth["years"])
+    years = truth_years(truth)
     ever = masks.any(axis=0)
     labels, _ = ndimage.label(ever)
     to_world = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform
