@@ -341,3 +341,35 @@ def test_every_export_reads_back_with_its_counts_and_attributes(ran, tmp_path, f
             assert {"begin", "end"} <= set(frame.columns)
             # and GDAL's plain KML driver opens it too
             assert pyogrio.read_info(out, driver="KML")["features"] == count
+
+
+def test_lookups_import_neither_tensorflow_nor_the_imagery_stack(ran):
+    script = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "import cli\n"
+        f"cfg = {str(ran)!r}\n"
+        "for args in (['history', 'S07', '--format', 'json'], ['status', '--format', 'json'],"
+        " ['sites', 'list', '--format', 'json']):\n"
+        "    r = CliRunner().invoke(cli.main, ['--config', cfg, *args])\n"
+        "    assert r.exit_code == 0, r.output\n"
+        "heavy = ('tensorflow', 'keras', 'odc.stac', 'rasterio', 'geopandas')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert proc.stdout.strip() == "[]", proc.stdout
+
+
+def test_discover_follows_the_contract_and_exports_for_sites_import(ran, tmp_path):
+    from tests.contract import DISCOVER_KEYS
+
+    found = json.loads(monitor(ran, "discover", "--format", "json").stdout)
+    assert all(set(d) == DISCOVER_KEYS for d in found)
+    if found:  # promote a candidate: the export is a sites file `sites import` takes
+        out = tmp_path / "found.geojson"
+        monitor(ran, "export", "--what", "discoveries", "--format", "geojson", "--out", str(out))
+        cfg = tmp_path / "promote.yaml"
+        cfg.write_text(f"sites: null\nstore: {tmp_path / 'p.gpkg'}\n")
+        assert f"{len(found)} added" in monitor(cfg, "sites", "import", str(out)).stdout
