@@ -1,6 +1,7 @@
 """`monitor run` on a dense registry against the imagery's own floors, in one run.
 
     python bench/end_to_end.py [--demo data/demo] [--grid 10] [--years 2021-2023] [--dask]
+                              [--max-group-px N]
 
 Writes a registry of grid x grid sites of 600 m spread over the demo world (100 by default:
 real registries cluster by the thousand around mining districts), then times, with fresh
@@ -101,6 +102,7 @@ def main() -> None:
     ap.add_argument("--grid", type=int, default=10)
     ap.add_argument("--years", default="2021-2023")
     ap.add_argument("--dask", action="store_true", help="also time 1 and 2 Dask worker processes")
+    ap.add_argument("--max-group-px", type=int, default=None, help="compute.max_group_px")
     args = ap.parse_args()
     demo = args.demo.resolve()
     a, b = (int(y) for y in args.years.split("-"))
@@ -108,13 +110,17 @@ def main() -> None:
     work = Path(tempfile.mkdtemp())
     sites = dense_sites(demo, args.grid, work / "dense.geojson")
 
+    def compute(scheduler: str | None) -> list[str]:
+        keys = [f"scheduler: {scheduler}"] if scheduler else []
+        return keys + ([f"max_group_px: {args.max_group_px}"] if args.max_group_px else [])
+
     def config(name: str, scheduler: str | None = None) -> Path:
         cfg = work / f"{name}.yaml"
         cfg.write_text(
             f"source: {{kind: local, catalog: {demo / 'catalog.json'}, collection: sentinel-2-l2a}}\n"
             f"sites: {work / 'dense.geojson'}\nstore: {name}.gpkg\nreports: reports\n"
             f"years: {{first: {a}, last: {b}}}\ncomposite: {{cache: cache-{name}}}\n"
-            + (f"compute: {{scheduler: {scheduler}}}\n" if scheduler else "")
+            + f"compute: {{{', '.join(compute(scheduler))}}}\n"
         )
         return cfg
 

@@ -107,7 +107,9 @@ def _linked_copy(src: Path, dst: Path) -> None:
         target = dst / path.relative_to(src)
         if path.is_dir():
             target.mkdir(parents=True, exist_ok=True)
-        elif path.suffix == ".json":
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)  # files may come before their folder
+        if path.suffix == ".json":
             shutil.copyfile(path, target)
         else:
             os.symlink(path, target)

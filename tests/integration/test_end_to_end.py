@@ -144,7 +144,11 @@ def test_report_in_a_real_browser(ran):
     pw, browser = _browser()
     try:
         page, errors, requests = _open(browser, (reports / "index.html").as_uri())
-        page.wait_for_selector("#site-map .main-svg")
+        # the offline map: the latest composites under every site's outline, each a link
+        page.wait_for_selector("#site-map image")
+        assert page.locator("#site-map a polygon").count() == 14
+        href = page.locator("#site-map a").first.get_attribute("href")
+        assert href.startswith("sites/") and href.endswith(".html")
         page.wait_for_selector("#area-per-year .main-svg")
         page.screenshot(path=str(ARTIFACTS / "report-index.png"), full_page=True)
         # sorting the candidate table by rank, then descending
