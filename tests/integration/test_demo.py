@@ -17,10 +17,9 @@ from monitor.imagery import site_composite
 from monitor.imagery.source import LocalCatalog
 from monitor.params import CompositeParams
 from monitor.quicklook import rgb_array, write_png
+from tests.shared_data import find_real_data
 
 pytestmark = pytest.mark.slow
-
-REAL = Path(__file__).resolve().parents[3] / "shared/data/real/stac"
 
 
 def _items(root: Path) -> list[pystac.Item]:
@@ -44,8 +43,8 @@ def test_items_look_like_planetary_computer(tiny_demo):
         asset = item.assets[band].to_dict()
         assert {"proj:shape", "proj:transform", "proj:bbox"} <= set(asset), band
     # same id grammar and asset gsd as a real PC item
-    real_file = REAL / "S2B_MSIL2A_20190629T212529_R043_T06VVN_20201006T080531.json"
-    if real_file.exists():
+    real_file = find_real_data("stac/S2B_MSIL2A_20190629T212529_R043_T06VVN_20201006T080531.json")
+    if real_file is not None:
         real = json.loads(real_file.read_text())
         assert item.id.split("_")[:2] == ["S2A", "MSIL2A"] or item.id.split("_")[:2] == [
             "S2B",

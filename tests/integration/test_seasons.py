@@ -68,7 +68,7 @@ def test_a_year_short_of_looks_is_widened_and_says_so(tmp_path):
     comp = build_composite(source, task.grid, 2021, task.params)
     assert comp.clear.max() == 1
     wide, months = widen(source, task, comp, _Composite())
-    assert months == (5, 6, 7, 8) and (wide.clear >= 2).mean() > 0.95
+    assert months == {"S": (5, 6, 7, 8)} and (wide.clear >= 2).mean() > 0.95
     assert len(wide.items_used) == 3  # the cloudy scene went in, and stayed unclear
     np.testing.assert_allclose(np.nanmedian(wide.reflectance[7]), 0.33, atol=0.002)
 
@@ -79,7 +79,7 @@ def test_a_year_without_a_clear_look_stays_a_gap(tmp_path):
     task = _task(2021, (6, 7))
     comp = build_composite(source, task.grid, 2021, task.params)
     wide, months = widen(source, task, comp, _Composite())
-    assert len(months) == 12 and wide.clear.max() == 0  # the whole year tried, nothing clear
+    assert len(months["S"]) == 12 and wide.clear.max() == 0  # the whole year tried, nothing clear
     assert np.isnan(wide.reflectance).all()
 
 

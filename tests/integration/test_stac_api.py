@@ -15,11 +15,11 @@ from monitor.config import SourceConfig
 from monitor.imagery import Signer, site_composite
 from monitor.imagery.source import LocalCatalog, SeasonQuery, item_baseline, open_source
 from monitor.params import CompositeParams
+from tests.shared_data import real_data
 from tests.stac_server import ExpiringSigner, StacTestServer, demo_items_over_http
 
 pytestmark = pytest.mark.slow
 
-REAL = Path(__file__).resolve().parents[3] / "shared/data/real/stac"
 SEASON = (5, 6, 7, 8, 9)
 
 
@@ -28,7 +28,7 @@ def _site(tiny_demo: Path, k: int = 6):
 
 
 def _real_items() -> list[dict]:
-    return json.loads((REAL / "site2-2020_jun_jul-35MNM.geojson").read_text())["features"]
+    return json.loads((real_data("stac/site2-2020_jun_jul-35MNM.geojson")).read_text())["features"]
 
 
 def test_stac_api_search_pages_and_survives_429_and_503(tiny_demo):
@@ -126,7 +126,7 @@ def test_real_planetary_computer_answers_parse(tmp_path):
 
 def test_demo_items_carry_the_fields_of_real_ones(tiny_demo):
     real = json.loads(
-        (REAL / "S2B_MSIL2A_20190629T212529_R043_T06VVN_20201006T080531.json").read_text()
+        (real_data("stac/S2B_MSIL2A_20190629T212529_R043_T06VVN_20201006T080531.json")).read_text()
     )
     demo_file = next((tiny_demo / "sentinel-2-l2a").glob("*/*.json"))
     demo = json.loads(demo_file.read_text())

@@ -16,8 +16,7 @@ from monitor.errors import SiteError, StoreError
 from monitor.registry import import_sites
 from monitor.sites import read_sites
 from monitor.store import SCHEMA_VERSION, SiteRecord, SiteYear, Store
-
-REAL = Path(__file__).resolve().parents[3] / "shared/data/real"
+from tests.shared_data import real_data
 
 
 def row(site_id="A", year=2020, area=5.0, **kw):
@@ -101,21 +100,24 @@ def test_site_year_write_is_atomic(tmp_path):
 
 def test_real_registries_import(tmp_path):
     with Store(tmp_path / "h.gpkg") as s:
-        rep = import_sites(s, REAL / "mining_polygons_sample.gpkg")
+        rep = import_sites(s, real_data("mining_polygons_sample.gpkg"))
         assert rep.added == 100 and not rep.rejected
         with pytest.raises(
             SiteError, match="has layers tiles, polygons_original, polygons_annotated"
         ):
-            import_sites(s, REAL / "mining_tiles_annotated.gpkg")
+            import_sites(s, real_data("mining_tiles_annotated.gpkg"))
         rep = import_sites(
-            s, REAL / "mining_tiles_annotated.gpkg", layer="polygons_annotated", id_field="tile_id"
+            s,
+            real_data("mining_tiles_annotated.gpkg"),
+            layer="polygons_annotated",
+            id_field="tile_id",
         )
         assert rep.added == 116
         assert len(s.sites()) == 216
 
 
 def _broken_copy(tmp_path: Path) -> Path:
-    gdf = gpd.read_file(REAL / "mining_polygons_sample.gpkg").head(8).copy()
+    gdf = gpd.read_file(real_data("mining_polygons_sample.gpkg")).head(8).copy()
     bowtie = Polygon([(29, -26), (29.01, -25.99), (29.01, -26), (29, -25.99), (29, -26)])
     gdf.loc[1, "geometry"] = bowtie  # self-intersection: repaired
     gdf.loc[2, "id"] = gdf.loc[3, "id"]  # duplicate id: rejected (both)
