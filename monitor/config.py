@@ -138,7 +138,7 @@ class ComputeConfig:
     """Dask distributed scheduler address (tcp://host:port); null: local threads."""
     threads: int = 2
     """Threads for loading imagery and running the model locally."""
-    max_group_px: int = 2048
+    max_group_px: int = 1024
     """Largest side (px at 10 m) of an imagery group: sites closer than that share one load."""
 
 

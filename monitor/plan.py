@@ -71,7 +71,7 @@ def _area(g: Grid) -> int:
 
 
 def group_windows(
-    windows: list[SiteWindow], max_px: int = 2048, min_fill: float = 0.35
+    windows: list[SiteWindow], max_px: int = 1024, min_fill: float = 0.35
 ) -> list[list[SiteWindow]]:
     """Greedy clusters of windows of one zone and one season whose union stays within
     ``max_px`` a side and is at least ``min_fill`` covered by the windows themselves."""
