@@ -13,7 +13,26 @@ from affine import Affine
 from pyproj import Transformer
 from shapely.geometry import box, mapping
 
+from monitor.records import SiteYear
 from tests.contract import BANDS
+
+
+def site_year(site_id: str = "A", year: int = 2020, area: float = 5.0, **kw) -> SiteYear:
+    """A stored row of a site-year, as a run writes it; ``kw`` overrides any field."""
+    fields = {
+        "mine_fraction": 0.1,
+        "clear_observations": 5,
+        "valid_fraction": 1.0,
+        "ndvi": 0.2,
+        "model_version": "m1",
+        "source_key": "s",
+        "params_key": "p",
+        "items_used": ("i1", "i2"),
+        "baselines": ("02.12", "05.10"),
+        "footprint": box(29, -26, 29.001, -25.999),
+    }
+    return SiteYear(site_id=site_id, year=year, mined_area_ha=area, **{**fields, **kw})
+
 
 EPSG = 32735
 X0, Y1 = 700000.0, 7100000.0

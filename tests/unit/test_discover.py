@@ -9,8 +9,9 @@ from shapely.geometry import box
 from monitor.config import load_config
 from monitor.discover import discover, discovery_records
 from monitor.records import DISCOVERY_FIELDS
-from monitor.store import SiteRecord, SiteYear, Store
+from monitor.store import SiteRecord, Store
 from tests.contract import DISCOVER_KEYS, STATUSES
+from tests.synthetic import site_year
 
 SITE = box(29.000, -26.000, 29.010, -25.990)
 # a mine 1 km east of the site, growing; a one-year blob north of it
@@ -18,18 +19,14 @@ MINE = [box(29.020, -25.996, 29.022 + 0.001 * k, -25.994) for k in range(4)]
 BLOB = box(29.004, -25.985, 29.0055, -25.9838)
 
 
-def _row(year: int, patches: tuple) -> SiteYear:
-    return SiteYear(
-        site_id="S1",
-        year=year,
-        mined_area_ha=0.0,
+def _row(year: int, patches: tuple):
+    # a site with no mine of its own, and mine patches in its ring
+    return site_year(
+        "S1",
+        year,
+        0.0,
         mine_fraction=0.0,
-        clear_observations=4,
-        valid_fraction=1.0,
-        ndvi=0.4,
-        model_version="m1",
-        source_key="s",
-        params_key="p",
+        footprint=None,
         ring_patches=patches,
         ring_valid_fraction=1.0,
     )

@@ -21,22 +21,7 @@ from monitor.records import SiteRecord, SiteYear
 from monitor.registry import import_sites
 from monitor.sites import read_sites
 from monitor.store import Store, StoreLock
-
-
-def _row(site_id: str, year: int = 2021, area: float = 5.0) -> SiteYear:
-    return SiteYear(
-        site_id=site_id,
-        year=year,
-        mined_area_ha=area,
-        mine_fraction=0.1,
-        clear_observations=4,
-        valid_fraction=1.0,
-        ndvi=0.2,
-        model_version="m",
-        source_key="s",
-        params_key="p",
-        footprint=box(29, -26, 29.001, -25.999),
-    )
+from tests.synthetic import site_year
 
 
 # -- data loss ------------------------------------------------------------------------------
@@ -117,7 +102,7 @@ def test_report_escapes_ids_names_and_reasons(tmp_path):
             ]
         )
         for year, area in zip(range(2016, 2022), [10, 12, 12, 11, 0, 0], strict=True):
-            store.put_site_year(_row(evil_id, year, area))
+            store.put_site_year(site_year(evil_id, year, area))
     res = write_report(cfg, dossier=True)
     out = (tmp_path / "out").resolve()
     for path in out.rglob("*"):
@@ -148,8 +133,8 @@ def test_a_changed_concession_drops_its_years_and_a_removed_site_retires(tmp_pat
     cfg = load_config(cfg_path)
     with Store(cfg.store) as store:
         sync_config_sites(store, cfg)
-        store.put_site_year(_row("A"))
-        store.put_site_year(_row("B"))
+        store.put_site_year(site_year("A"))
+        store.put_site_year(site_year("B"))
     gpd.GeoDataFrame({"site_id": ["A"]}, geometry=[box(29, -26, 29.02, -25.98)], crs=4326).to_file(
         reg
     )
@@ -295,13 +280,13 @@ def test_a_truncated_plotly_is_written_again(tmp_path):
 def test_a_full_disk_is_said_so_and_keeps_what_was_stored(tmp_path):
     path = tmp_path / "s.gpkg"
     with Store(path) as store:
-        store.put_site_year(_row("A", 2020))
+        store.put_site_year(site_year("A", 2020))
         pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
         store.conn.execute(f"PRAGMA max_page_count={pages}")
         with pytest.raises(StoreError, match="disk holding .* is full; free space"):
             for year in range(2001, 2015):  # the rasters make rows big enough to need pages
                 store.put_site_year(
-                    SiteYear(**{**_row("A", year).__dict__, "ndvi_grid": b"x" * 9000})
+                    SiteYear(**{**site_year("A", year).__dict__, "ndvi_grid": b"x" * 9000})
                 )
     with Store(path) as store:
         assert 2020 in [r.year for r in store.site_years("A")]

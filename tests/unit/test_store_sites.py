@@ -15,34 +15,16 @@ from shapely.geometry import Polygon, box
 from monitor.errors import SiteError, StoreError
 from monitor.registry import import_sites
 from monitor.sites import read_sites
-from monitor.store import SCHEMA_VERSION, SiteRecord, SiteYear, Store
+from monitor.store import SCHEMA_VERSION, SiteRecord, Store
 from tests.shared_data import real_data
-
-
-def row(site_id="A", year=2020, area=5.0, **kw):
-    return SiteYear(
-        site_id=site_id,
-        year=year,
-        mined_area_ha=area,
-        mine_fraction=0.1,
-        clear_observations=5,
-        valid_fraction=1.0,
-        ndvi=0.2,
-        model_version="m1",
-        source_key="s",
-        params_key="p",
-        items_used=("i1", "i2"),
-        baselines=("02.12", "05.10"),
-        footprint=box(29, -26, 29.001, -25.999),
-        **kw,
-    )
+from tests.synthetic import site_year
 
 
 def test_store_is_a_geopackage_qgis_can_open(tmp_path):
     path = tmp_path / "h.gpkg"
     with Store(path) as s:
         s.upsert_sites([SiteRecord("A", "Alpha", box(29, -26, 29.01, -25.99))])
-        s.put_site_year(row())
+        s.put_site_year(site_year())
     layers = dict(pyogrio.list_layers(path))
     assert layers["sites"] == "MultiPolygon" and layers["footprints"] == "MultiPolygon"
     assert "site_years" in layers and "runs" in layers
@@ -74,7 +56,7 @@ def test_schema_version_is_checked(tmp_path):
 def test_reimport_keeps_history_unless_the_geometry_changed(tmp_path):
     with Store(tmp_path / "h.gpkg") as s:
         s.upsert_sites([SiteRecord("A", "Alpha", box(0, 0, 1, 1))])
-        s.put_site_year(row())
+        s.put_site_year(site_year())
         added, updated, invalidated = s.upsert_sites(
             [SiteRecord("A", "Alpha 2", box(0, 0, 1, 1)), SiteRecord("B", "B", box(3, 3, 4, 4))]
         )
@@ -88,13 +70,13 @@ def test_reimport_keeps_history_unless_the_geometry_changed(tmp_path):
 
 def test_site_year_write_is_atomic(tmp_path):
     with Store(tmp_path / "h.gpkg") as s:
-        s.put_site_year(row(year=2019))
+        s.put_site_year(site_year(year=2019))
         with pytest.raises(RuntimeError), s.transaction() as c:
             c.execute("DELETE FROM site_years")
             raise RuntimeError("killed mid-write")
         assert [r.year for r in s.site_years()] == [2019]
         s.record_failure("A", 2020, "boom", None)
-        s.put_site_year(row(year=2020))
+        s.put_site_year(site_year(year=2020))
         assert s.failures() == []  # success clears the failure
 
 
