@@ -55,6 +55,37 @@ def site_polygon(margin_px: int = 15):
     return box(x0, y0, x1, y1)
 
 
+def add_cog_asset(
+    item: pystac.Item, folder: Path, band: str, data: np.ndarray, res: float, x0, y1, epsg: int
+) -> None:
+    """Write ``data`` as the COG ``folder/<band>.tif`` (upper-left corner x0, y1) and add it to
+    ``item`` with the ``proj:`` fields Planetary Computer gives its assets."""
+    path = folder / f"{band}.tif"
+    h, w = data.shape
+    transform = [res, 0, x0, 0, -res, y1]
+    with rasterio.open(
+        path,
+        "w",
+        driver="COG",
+        width=w,
+        height=h,
+        count=1,
+        dtype=data.dtype,
+        nodata=0,
+        crs=f"EPSG:{epsg}",
+        transform=Affine(*transform),
+    ) as dst:
+        dst.write(data, 1)
+    item.add_asset(
+        band,
+        pystac.Asset(
+            str(path),
+            media_type=pystac.MediaType.COG,
+            extra_fields={"proj:shape": [h, w], "proj:transform": transform},
+        ),
+    )
+
+
 def write_catalog(root: Path, scenes: list[tuple[dt.date, np.ndarray | None, int]]) -> Path:
     """``scenes``: (date, reflectance (12, SIZE, SIZE) or None for grass, SCL class or 9 for
     cloud everywhere). Returns the catalog.json."""
@@ -89,32 +120,7 @@ def write_catalog(root: Path, scenes: list[tuple[dt.date, np.ndarray | None, int
                 if name == "SCL"
                 else np.round(data[b] * 10000).astype(np.uint16)
             )
-            res = 20 if name == "SCL" else 10
-            path = folder / f"{name}.tif"
-            with rasterio.open(
-                path,
-                "w",
-                driver="COG",
-                width=arr.shape[1],
-                height=arr.shape[0],
-                count=1,
-                dtype=arr.dtype,
-                nodata=0,
-                crs=f"EPSG:{EPSG}",
-                transform=Affine(res, 0, X0, 0, -res, Y1),
-            ) as dst:
-                dst.write(arr, 1)
-            item.add_asset(
-                name,
-                pystac.Asset(
-                    str(path),
-                    media_type=pystac.MediaType.COG,
-                    extra_fields={
-                        "proj:shape": list(arr.shape),
-                        "proj:transform": [res, 0, X0, 0, -res, Y1],
-                    },
-                ),
-            )
+            add_cog_asset(item, folder, name, arr, 20 if name == "SCL" else 10, X0, Y1, EPSG)
         coll.add_item(item)
     cat.normalize_hrefs(str(root / "stac"))
     cat.save(pystac.CatalogType.SELF_CONTAINED)

@@ -11,8 +11,6 @@ from pathlib import Path
 import numpy as np
 import pystac
 import pytest
-import rasterio
-from affine import Affine
 from pyproj import Transformer
 from shapely.geometry import Polygon, box, mapping
 
@@ -23,6 +21,7 @@ from monitor.geo import Grid
 from monitor.imagery import CompositeCache, load_scenes, median_composite, site_composite
 from monitor.imagery.source import LocalCatalog, SeasonQuery
 from monitor.params import CompositeParams
+from tests.synthetic import add_cog_asset
 
 pytestmark = pytest.mark.slow
 
@@ -174,28 +173,7 @@ def _zone_item(root: Path, epsg: int, lon_range, lat_range, when: dt.datetime) -
             data = np.full((h, w), 4, np.uint8)
         else:
             data = (np.round(_field(lon, lat, BANDS.index(band)) * 10000) + 1000).astype(np.uint16)
-        path = folder / f"{band}.tif"
-        with rasterio.open(
-            path,
-            "w",
-            driver="COG",
-            width=w,
-            height=h,
-            count=1,
-            dtype=data.dtype,
-            nodata=0,
-            crs=f"EPSG:{epsg}",
-            transform=Affine(res, 0, x0, 0, -res, y1),
-        ) as dst:
-            dst.write(data, 1)
-        item.add_asset(
-            band,
-            pystac.Asset(
-                str(path),
-                media_type=pystac.MediaType.COG,
-                extra_fields={"proj:shape": [h, w], "proj:transform": [res, 0, x0, 0, -res, y1]},
-            ),
-        )
+        add_cog_asset(item, folder, band, data, res, x0, y1, epsg)
     return item
 
 

@@ -23,13 +23,13 @@ SUBSET = ["--site", "S05", "--site", "S07", "--site", "S11"]
 
 
 def make_config(
-    tiny_demo: Path, work: Path, name: str, cache: str | None = "", compute: str = ""
+    tiny_demo: Path, work: Path, name: str, cache: bool = True, compute: str = ""
 ) -> Path:
-    """A config over the tiny world; ``cache=None`` turns the composite cache off and
-    ``compute`` adds keys to the compute section."""
+    """A config over the tiny world, with a composite cache of its own unless ``cache`` is
+    false; ``compute`` adds keys to the compute section."""
     work.mkdir(parents=True, exist_ok=True)
     cfg = work / f"{name}.yaml"
-    cache_dir = "null" if cache is None else (cache or f"cache-{name}")
+    cache_dir = f"cache-{name}" if cache else "null"
     cfg.write_text(
         f"source: {{kind: local, catalog: {tiny_demo / 'catalog.json'}, collection: sentinel-2-l2a}}\n"
         f"sites: {tiny_demo / 'sites.geojson'}\nstore: {name}.gpkg\nreports: reports\n"
@@ -138,7 +138,7 @@ def test_dask_cluster_gives_the_same_results(tiny_demo, tmp_path, reference):
     from distributed import LocalCluster
 
     # no shared cache: each worker process reads the imagery itself
-    cfg = make_config(tiny_demo, tmp_path, "dask", cache=None)
+    cfg = make_config(tiny_demo, tmp_path, "dask", cache=False)
     with LocalCluster(
         n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
     ) as cluster:
