@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -214,3 +215,15 @@ def test_sparse_and_one_look_years_are_gaps_not_losses():
     assert s.status == "expansion" and s.abandoned_since is None
     # a false footprint that comes and goes with the clouds is never confirmed
     assert run([0, 3.0, 0, 0, 2.5, 0, 0, 0, 3.1, 0]).status == "none"
+
+
+def test_the_t_and_f_tails_match_scipy():
+    # the analysis computes them itself (no scipy import on the `status` path)
+    from scipy.special import fdtrc, stdtr
+
+    from monitor.change import _f_sf, _t_two_sided
+
+    for df in (1, 2, 3, 5, 8, 13, 30):
+        for t in (0.0, 0.1, 0.7, 1.5, 2.2, 4.0, 9.0, 40.0):
+            assert _t_two_sided(t, df) == pytest.approx(2 * stdtr(df, -t), rel=1e-9, abs=1e-15)
+            assert _f_sf(t * t, 1, df) == pytest.approx(fdtrc(1, df, t * t), rel=1e-9, abs=1e-15)
