@@ -36,7 +36,8 @@ from _common import WORKDIR, heldout_world
 from rasterio.features import geometry_mask
 from scipy import ndimage
 from shapely.geometry import shape
-from shapely.ops import transform as reproject
+
+from monitor.geo import to_crs
 
 MONITOR = [sys.executable, str(Path(__file__).resolve().parents[1] / "cli.py")]
 RING_KM = 2.0
@@ -108,16 +109,13 @@ def truth_masks(root: Path, truth: dict):
 
 
 def score_discoveries(root: Path, truth: dict, candidates: list[dict], sites_geojson: Path):
-    from pyproj import Transformer
-
     masks, transform, crs = truth_masks(root, truth)
     years = truth_years(truth)
     ever = masks.any(axis=0)
     labels, _ = ndimage.label(ever)
-    to_world = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform
     cand = []
     for c in candidates:
-        geom = reproject(to_world, shape(c["geometry"]))
+        geom = to_crs(shape(c["geometry"]), 4326, crs)
         cover = ~geometry_mask([geom], ever.shape, transform, all_touched=True)
         cand.append((c, set(np.unique(labels[cover & ever])) - {0}))
     found = first_ok = 0
@@ -138,7 +136,7 @@ def score_discoveries(root: Path, truth: dict, candidates: list[dict], sites_geo
     false = sum(not labs for _, labs in cand)
 
     sites = [
-        reproject(to_world, shape(f["geometry"]))
+        to_crs(shape(f["geometry"]), 4326, crs)
         for f in json.loads(sites_geojson.read_text())["features"]
     ]
     h, w = ever.shape
