@@ -602,6 +602,7 @@ def train_model(
     choose both thresholds on the validation blocks, score both on the test blocks, write the
     model, its baseline and its metadata to ``out``."""
     t0 = time.perf_counter()
+    out = writable_output(Path(out))
     tiles, kinds = collect_tiles(cfg, labels_path, year, progress)
     if settings.real_negatives:
         tiles += _real_tiles(kinds, max(t.region for t in tiles) + 1)
@@ -614,7 +615,6 @@ def train_model(
     fcn = _figures(tiles, probs, threshold, min_pixels, test_split)
 
     base, base_val, base_fig = _fit_baseline(tiles, settings, min_pixels, val_split, test_split)
-    out = Path(out)
     training = _provenance(cfg, labels_path, year, out, tiles, kinds, settings, test_split)
     training |= {"validation_kappa": round(val_kappa, 5), **fit_info}
     training["seconds"] = round(time.perf_counter() - t0, 1)
@@ -640,6 +640,22 @@ def train_model(
     )
     model.save(out)
     return TrainReport(model, fcn, base_fig, time.perf_counter() - t0)
+
+
+def writable_output(out: Path) -> Path:
+    """``out``, its folder created and proven writable now, not after half an hour of training."""
+    if out.suffix != ".keras":
+        raise MonitorError(f"--out {out}: a model file must end in .keras")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = out.with_name(f".{out.stem}.write-test")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise MonitorError(
+            f"cannot write the model to {out} ({exc.strerror}); choose another --out"
+        ) from None
+    return out
 
 
 def _fit_baseline(tiles, settings: TrainSettings, min_pixels, val_split, test_split):

@@ -111,7 +111,7 @@ def test_monitor_train_on_points_writes_model_and_metadata(tiny_config, tiny_dem
     )
     path = tmp_path / "points.gpkg"
     points.to_file(path)
-    out = tmp_path / "m.keras"
+    out = tmp_path / "new" / "m.keras"  # a folder that does not exist yet
     proc = subprocess.run(
         [
             sys.executable,

@@ -8,6 +8,7 @@ import pytest
 from scipy import ndimage
 
 from monitor.baseline import PixelBaseline, fit_baseline, pixel_features
+from monitor.errors import MonitorError
 from monitor.labels import LABEL_IGNORE
 from monitor.train import (
     GUARD,
@@ -20,6 +21,7 @@ from monitor.train import (
     assign_splits,
     augment,
     best_threshold,
+    writable_output,
 )
 
 
@@ -139,3 +141,13 @@ def test_real_negatives_are_twelve_band_l2a_at_10m():
     snow = next(p for p in patches if "20180204" in p.name)  # Finland in February
     assert np.isnan(snow.reflectance[0]).mean() > 0.5
     assert LABEL_IGNORE == 255
+
+
+def test_output_folder_is_made_and_checked_before_training(tmp_path):
+    out = writable_output(tmp_path / "models" / "za" / "m.keras")
+    assert out.parent.is_dir() and list(out.parent.iterdir()) == []
+    with pytest.raises(MonitorError, match=r"end in \.keras"):
+        writable_output(tmp_path / "m.h5")
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(MonitorError, match="choose another --out"):
+        writable_output(tmp_path / "file" / "m.keras")
