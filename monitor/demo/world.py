@@ -17,7 +17,7 @@ import numpy as np
 
 from monitor.demo.biomes import BIOMES, Biome
 from monitor.demo.land import KINDS, Land, crop_state
-from monitor.demo.mines import MINE_KINDS, Mine, paint_mine
+from monitor.demo.mines import Mine, paint_mine
 from monitor.demo.spectra import ENDMEMBERS, index_of, world_spectra
 
 __all__ = ["World", "make_world", "TRAJECTORIES", "PIXEL"]
@@ -222,7 +222,7 @@ def _new_mine(rng, biome: Biome, kind: str, mid: str, cx, cy, trajectory, years,
     if training and stop is None:  # every mine of a training region is open by mid-record
         start = min(start, first_year + span // 2)
     (a0, a1), (r0, r1) = _SIZES[kind]
-    variants = _field_variants(kind) if training else _VARIANTS.get((kind, biome.name), ("coal",))
+    variants = _VARIANTS.get((kind, biome.name), ("coal",))
     return Mine(
         mine_id=mid,
         kind=kind,
@@ -246,22 +246,12 @@ def _new_mine(rng, biome: Biome, kind: str, mid: str, cx, cy, trajectory, years,
     )
 
 
-def _mine_kinds(rng, biome: Biome, count: int, training: bool = False) -> list[str]:
-    """``count`` mine kinds in the biome's shares, each kind at least once. A training region
-    holds every kind of the field, half its shares spread evenly: a user labels every mine type
-    they know, and a model that never saw a wet gravel pit cannot find one in a new landscape."""
-    kinds = list(MINE_KINDS) if training else [k for k, _ in biome.mine_kinds]
-    own = dict(biome.mine_kinds)
-    shares = np.array([own.get(k, 0.0) for k in kinds])
-    if training:
-        shares = 0.5 * shares / shares.sum() + 0.5 / len(kinds)
+def _mine_kinds(rng, biome: Biome, count: int) -> list[str]:
+    """``count`` mine kinds in the biome's shares, each kind at least once."""
+    kinds = [k for k, _ in biome.mine_kinds]
+    shares = np.array([s for _, s in biome.mine_kinds])
     out = kinds + list(rng.choice(kinds, size=max(0, count - len(kinds)), p=shares / shares.sum()))
     return [str(k) for k in rng.permutation(out)[:count]]
-
-
-def _field_variants(kind: str) -> tuple[str, ...]:
-    """Every variant of a mine kind across the biomes (ores, quarry types, pond colours)."""
-    return tuple(dict.fromkeys(v for (k, _), vs in _VARIANTS.items() if k == kind for v in vs))
 
 
 def _confuser(land: Land, kind: str, cx: float, cy: float, cell: float) -> None:
@@ -350,7 +340,7 @@ def make_world(
             + ["unregistered", "town"]
         )
     n_mines = sum(r not in ("never_opened", "confuser", "look-alike", "town") for r in roles)
-    kinds = iter(_mine_kinds(rng, bio, n_mines, training))
+    kinds = iter(_mine_kinds(rng, bio, n_mines))
     look_alikes = itertools.cycle(rng.permutation(list(bio.confusers)))
     mines: list[Mine] = []
     sites: list[dict] = []
