@@ -116,6 +116,24 @@ _BUILDERS = {
 }
 
 
+def _why_empty(what: str, store) -> str:
+    """Why an export has no records, and what would give it some."""
+    if not store.done_keys():
+        return (
+            f"nothing to export as {what}: the store holds no results yet; run `monitor run` first"
+        )
+    if what == "discoveries":
+        return (
+            "nothing to export as discoveries: no candidate is stored; run `monitor discover` "
+            "(after a run it may find none: no persistent mine patch outside the concessions)"
+        )
+    if what == "candidates":
+        return (
+            "nothing to export as candidates: no site is a restoration candidate (`monitor status`)"
+        )
+    return f"nothing to export as {what}: no site-year has a mapped footprint"
+
+
 def export(cfg: Config, what: str, fmt: str, out: Path | None = None) -> ExportResult:
     """Write one export; the default file is ``<reports>/<what>.<suffix>``."""
     import geopandas as gpd
@@ -130,8 +148,8 @@ def export(cfg: Config, what: str, fmt: str, out: Path | None = None) -> ExportR
     out = Path(out) if out else cfg.reports / f"{what}{suffix}"
     with open_store(cfg) as store:
         records = _BUILDERS[what](cfg, store)
-    if not records:
-        raise MonitorError(f"nothing to export as {what} yet; run `monitor run` first")
+        if not records:
+            raise MonitorError(_why_empty(what, store))
     frame = gpd.GeoDataFrame(records, geometry="geometry", crs=4326)
     if fmt == "csv":  # a table: the geometry as WKT, so it still opens as a layer
         frame = frame.assign(wkt=frame.geometry.to_wkt()).drop(columns="geometry")

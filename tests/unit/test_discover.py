@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from shapely.geometry import box
 
 from monitor.config import load_config
 from monitor.discover import discover, discovery_records
+from monitor.errors import MonitorError
+from monitor.export import export
 from monitor.records import DISCOVERY_FIELDS
 from monitor.store import SiteRecord, Store
 from tests.contract import DISCOVER_KEYS, STATUSES
@@ -76,3 +79,15 @@ def test_a_patch_inside_a_registered_concession_is_not_a_discovery(tmp_path):
     with Store(cfg.store) as store:
         store.upsert_sites([SiteRecord("S1", "site one", SITE), SiteRecord("S2", "east", MINE[3])])
     assert discover(cfg) == []
+
+
+def test_an_empty_export_says_which_step_is_missing(tmp_path):
+    cfg = _store(tmp_path, years=())
+    with pytest.raises(MonitorError, match=r"no results yet; run `monitor run` first"):
+        export(cfg, "discoveries", "geojson")
+    (tmp_path / "ran").mkdir()
+    cfg = _store(tmp_path / "ran", years=(2019,))  # one year: nothing persists
+    assert discover(cfg) == []
+    with pytest.raises(MonitorError, match=r"run `monitor discover`"):
+        export(cfg, "discoveries", "geojson", tmp_path / "d.geojson")
+    assert not (tmp_path / "d.geojson").exists()
