@@ -138,8 +138,10 @@ class ComputeConfig:
     """Dask distributed scheduler address (tcp://host:port); null: local threads."""
     threads: int = 2
     """Threads for loading imagery and running the model locally."""
-    max_group_px: int = 1024
-    """Largest side (px at 10 m) of an imagery group: sites closer than that share one load."""
+    max_group_px: int = 2048
+    """Largest side (px at 10 m) of an imagery group: sites closer than that share one load.
+    A group holds ~110 MB per look at 2048 px (a quarter at 1024): lower it on a small machine
+    or for a whole-year season over many looks."""
 
 
 @dataclass(frozen=True)

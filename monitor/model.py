@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import sys
 from dataclasses import asdict, dataclass, field
@@ -232,6 +233,17 @@ def build_fcn(
     return keras.Model(inp, out, name="mine_fcn")
 
 
+def _tiles(n: int, tile: int) -> tuple[list[tuple[int, int]], int]:
+    """Split ``n`` pixels into equal tiles of at most ~``tile`` (multiples of 64, as the
+    network needs multiples of 8), and the padded side of every block read for them (the
+    tile plus a halo of context on each side, or the whole side when one tile does)."""
+    k = math.ceil(n / tile)
+    if k == 1:
+        return [(0, n)], math.ceil(n / 64) * 64
+    step = math.ceil(math.ceil(n / k) / 64) * 64
+    return [(s, min(n, s + step)) for s in range(0, n, step)], step + 2 * _HALO
+
+
 class MineModel:
     """A loaded model with its metadata; ``predict`` maps a composite to probabilities."""
 
@@ -241,12 +253,13 @@ class MineModel:
         self.path = path
         import tensorflow as tf
 
-        # a traced graph is ~2x faster than eager calls on CPU
+        # a traced graph is ~2x faster than eager calls on CPU; no XLA: its compile of every
+        # new shape (0.5-0.8 s) costs more than it saves on the one call a group makes
         @tf.autograph.experimental.do_not_convert
         def infer(x):
             return keras_model(x, training=False)
 
-        self._infer = tf.function(infer, reduce_retracing=True, jit_compile=True)
+        self._infer = tf.function(infer, reduce_retracing=True)
 
     @property
     def version(self) -> str:
@@ -261,16 +274,16 @@ class MineModel:
         reflectance = np.asarray(reflectance, np.float32)
         _, h, w = reflectance.shape
         out = np.zeros((h, w), np.float32)
-        for r0 in range(0, h, tile):
-            for c0 in range(0, w, tile):
-                r1, c1 = min(h, r0 + tile), min(w, c0 + tile)
+        (rows, th), (cols, tw) = _tiles(h, tile), _tiles(w, tile)
+        for r0, r1 in rows:
+            for c0, c1 in cols:
                 a0, b0 = max(0, r0 - _HALO), max(0, c0 - _HALO)
                 a1, b1 = min(h, r1 + _HALO), min(w, c1 + _HALO)
                 block = reflectance[:, a0:a1, b0:b1]
-                # a few padded shapes, so the compiled graph is reused
-                ph, pw = (-block.shape[1]) % 64, (-block.shape[2]) % 64
+                # every block of an image padded to one shape: one trace per image size
+                ph, pw = th - block.shape[1], tw - block.shape[2]
                 if ph or pw:
-                    mode = "reflect" if min(block.shape[1:]) > 8 else "edge"
+                    mode = "reflect" if min(block.shape[1:]) > max(ph, pw) else "edge"
                     block = np.pad(block, ((0, 0), (0, ph), (0, pw)), mode=mode)
                 prob = self._infer(block[None]).numpy()[0, :, :, 0]
                 out[r0:r1, c0:c1] = prob[r0 - a0 : r1 - a0, c0 - b0 : c1 - b0]

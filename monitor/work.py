@@ -22,7 +22,14 @@ import shapely
 from monitor.classify import detect
 from monitor.config import Config, load_config
 from monitor.errors import MonitorError
-from monitor.imagery import build_composite, cache_for, composite_key, open_source, quantized
+from monitor.imagery import (
+    LoadedScenes,
+    build_composite,
+    cache_for,
+    composite_key,
+    open_source,
+    quantized,
+)
 from monitor.measure import measure_site_year, ring_patches
 from monitor.model import MineModel, load_model
 from monitor.params import DetectionParams, widened
@@ -94,7 +101,7 @@ def _short_of_looks(
     return short, ids
 
 
-def widen(source, task: GroupTask, comp, cc, threads: int = 1):
+def widen(source, task: GroupTask, comp, cc, threads: int = 1, loaded=None):
     """When a site of the group has too few clear looks in its season, widen the season (a
     month each side, then the whole year) and fill the pixels short of looks from the wider
     window, before any year is declared a gap. Returns the composite and the months each
@@ -110,7 +117,15 @@ def widen(source, task: GroupTask, comp, cc, threads: int = 1):
             continue
         params = dataclasses.replace(task.params, months=wider)
         wide = quantized(
-            build_composite(source, task.grid, task.year, params, name=task.name, threads=threads)
+            build_composite(
+                source,
+                task.grid,
+                task.year,
+                params,
+                name=task.name,
+                threads=threads,
+                loaded=loaded,
+            )
         )
         fill = short & (comp.clear < target) & (wide.clear > comp.clear)
         comp = dataclasses.replace(
@@ -144,12 +159,20 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
         cfg = _config(task.config_path)
         model = _model(task.model_path)
         source = _source(cfg)
+        loaded = LoadedScenes(task.grid.geobox())  # a widened season reads only what it adds
         comp = quantized(
             build_composite(
-                source, task.grid, task.year, task.params, name=task.name, threads=threads
+                source,
+                task.grid,
+                task.year,
+                task.params,
+                name=task.name,
+                threads=threads,
+                loaded=loaded,
             )
         )
-        comp, months_used = widen(source, task, comp, cfg.composite, threads)
+        comp, months_used = widen(source, task, comp, cfg.composite, threads, loaded)
+        del loaded  # the scenes' DNs, freed before the FCN
         det = detect(comp, model, DetectionParams.from_config(cfg))
     except Exception as exc:  # the group's imagery: every site-year of it fails alike
         log.debug("group %s failed", task.name, exc_info=True)
@@ -205,10 +228,11 @@ def execute(
 
 def _on_threads(tasks: list[GroupTask], threads: int) -> Iterator[GroupResult]:
     threads = max(1, threads)
-    outer = min(threads, len(tasks))  # groups side by side; each loads with the rest
-    inner = max(1, threads // outer)
+    outer = min(threads, len(tasks))  # groups side by side
+    # each group loads and fuses on every thread too: a group left alone at the end (or a
+    # group widening its season) keeps both cores busy; threads mostly wait on the GIL or I/O
     with ThreadPoolExecutor(outer) as pool:
-        futures = [pool.submit(process_group, t, inner) for t in tasks]
+        futures = [pool.submit(process_group, t, threads) for t in tasks]
         for fut in as_completed(futures):
             yield fut.result()
 

@@ -13,7 +13,7 @@ from monitor.imagery.cache import (
 )
 from monitor.imagery.cog import write_cog
 from monitor.imagery.composite import Composite, build_composite, median_composite, site_composite
-from monitor.imagery.load import SceneStack, load_scenes
+from monitor.imagery.load import LoadedScenes, SceneStack, load_scenes
 from monitor.imagery.source import (
     ItemSource,
     LocalCatalog,
@@ -29,6 +29,7 @@ __all__ = [
     "Composite",
     "CompositeCache",
     "ItemSource",
+    "LoadedScenes",
     "LocalCatalog",
     "StacApi",
     "PlanetaryComputerSigner",

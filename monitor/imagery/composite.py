@@ -12,14 +12,14 @@ everything after it is numpy, done in row strips so that memory stays flat.
 from __future__ import annotations
 
 import logging
-import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from monitor.bands import HARMONIZE_BASELINE, HARMONIZE_OFFSET, SCALE, SCL_DROP
 from monitor.geo import Grid
-from monitor.imagery.load import SceneStack, load_scenes
+from monitor.imagery.load import LoadedScenes, SceneStack, load_scenes
 from monitor.imagery.source import ItemSource, SeasonQuery, item_baseline
 from monitor.params import CompositeParams
 
@@ -141,24 +141,39 @@ def _fuse(dn: np.ndarray, scl: np.ndarray, harmonize: np.ndarray) -> tuple[np.nd
     clear &= ~((refl[:, 1] > 0.3) & (blue.min(axis=0)[None] < 0.7 * refl[:, 1]))
     refl[np.broadcast_to(~clear[:, None], refl.shape)] = np.nan
     count = clear.sum(axis=0).astype(np.uint8)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels stay NaN
+    # all-NaN pixels stay NaN; errstate, unlike catch_warnings, is safe across threads
+    with np.errstate(invalid="ignore", divide="ignore"):
         if t >= 3:
             refl, count = _screen_missed_clouds(refl)
         return nan_quantile(refl, 0.5), count
 
 
 def median_composite(
-    stack: SceneStack, grid: Grid, name: str, year: int, source_key: str = ""
+    stack: SceneStack,
+    grid: Grid,
+    name: str,
+    year: int,
+    source_key: str = "",
+    threads: int = 1,
 ) -> Composite:
-    """Harmonize each scene, drop what SCL calls cloud, shadow, snow or nodata, take the median."""
+    """Harmonize each scene, drop what SCL calls cloud, shadow, snow or nodata, take the
+    median; row strips on ``threads`` threads (numpy's sorts and arithmetic free the GIL)."""
     t, _, h, w = stack.dn.shape
     med = np.full((12, h, w), np.nan, np.float32)
     clear = np.zeros((h, w), np.uint8)
     harmonize = np.array([item_baseline(it) >= HARMONIZE_BASELINE for it in stack.items], bool)
-    for r0 in range(0, h, _STRIP) if t else ():
+
+    def fuse_strip(r0: int) -> None:
         rows = slice(r0, min(h, r0 + _STRIP))
         med[:, rows], clear[rows] = _fuse(stack.dn[:, :, rows], stack.scl[:, rows], harmonize)
+
+    strips = range(0, h, _STRIP) if t else range(0)
+    if threads > 1 and len(strips) > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(fuse_strip, strips))
+    else:
+        for r0 in strips:
+            fuse_strip(r0)
     return Composite(
         name=name,
         year=year,
@@ -180,8 +195,10 @@ def build_composite(
     *,
     name: str = "",
     threads: int = 2,
+    loaded: LoadedScenes | None = None,
 ) -> Composite:
-    """Search, load and fuse one year on ``grid``: the orchestrator of the phases."""
+    """Search, load and fuse one year on ``grid``: the orchestrator of the phases. With
+    ``loaded`` (scenes of this grid read before), only new items are read."""
     query = SeasonQuery(
         bbox=grid.lonlat_bounds(),
         year=year,
@@ -190,8 +207,11 @@ def build_composite(
     )
     items = source.search(query)
     log.debug("%s %d: %d items", name, year, len(items))
-    stack = load_scenes(items, grid.geobox(), signer=source.signer, threads=threads)
-    return median_composite(stack, grid, name, year, source.key)
+    if loaded is None:
+        stack = load_scenes(items, grid.geobox(), signer=source.signer, threads=threads)
+    else:
+        stack = loaded.load(items, signer=source.signer, threads=threads)
+    return median_composite(stack, grid, name, year, source.key, threads)
 
 
 def site_composite(

@@ -20,7 +20,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from monitor.bands import BANDS
 from monitor.imagery.source import Signer, unique_ids
 
-__all__ = ["SceneStack", "load_scenes"]
+__all__ = ["LoadedScenes", "SceneStack", "load_scenes"]
 
 log = logging.getLogger(__name__)
 
@@ -129,3 +129,36 @@ def _stack(ds, items, geobox, skipped) -> SceneStack:
     dn = np.stack([ds[b].values for b in BANDS], axis=1)
     scl = ds["SCL"].values.astype(np.uint8)
     return SceneStack(dn=dn, scl=scl, items=list(items), geobox=geobox, skipped=skipped)
+
+
+class LoadedScenes:
+    """The scenes already loaded on one grid, kept while a group widens its season: a wider
+    window decodes only the items it adds, never the season's own again."""
+
+    def __init__(self, geobox: GeoBox):
+        self.geobox = geobox
+        self._slices: dict[str, tuple[pystac.Item, np.ndarray, np.ndarray]] = {}
+        self._skipped: dict[str, str] = {}
+
+    def load(
+        self, items: Sequence[pystac.Item], *, signer: Signer | None = None, threads: int = 2
+    ) -> SceneStack:
+        """Like :func:`load_scenes` on this grid, reading only what is not loaded yet."""
+        items = sorted(unique_ids(items), key=lambda it: (it.datetime, it.id))
+        new = [it for it in items if it.id not in self._slices and it.id not in self._skipped]
+        if new:
+            stack = load_scenes(new, self.geobox, signer=signer, threads=threads)
+            for it, dn, scl in zip(stack.items, stack.dn, stack.scl, strict=True):
+                self._slices[it.id] = (it, dn, scl)
+            self._skipped.update(stack.skipped)
+        good = [self._slices[it.id] for it in items if it.id in self._slices]
+        skipped = [(it.id, self._skipped[it.id]) for it in items if it.id in self._skipped]
+        if not good:
+            return _stack(None, [], self.geobox, skipped)
+        return SceneStack(
+            dn=np.stack([dn for _, dn, _ in good]),
+            scl=np.stack([scl for _, _, scl in good]),
+            items=[it for it, _, _ in good],
+            geobox=self.geobox,
+            skipped=skipped,
+        )

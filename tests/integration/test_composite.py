@@ -18,7 +18,13 @@ from monitor.bands import BANDS
 from monitor.demo.spectra import index_of
 from monitor.demo.world import make_world
 from monitor.geo import Grid
-from monitor.imagery import CompositeCache, load_scenes, median_composite, site_composite
+from monitor.imagery import (
+    CompositeCache,
+    LoadedScenes,
+    load_scenes,
+    median_composite,
+    site_composite,
+)
 from monitor.imagery.source import LocalCatalog, SeasonQuery
 from monitor.params import CompositeParams
 from tests.synthetic import add_cog_asset
@@ -137,6 +143,29 @@ def test_corrupt_cog_is_skipped_and_recorded(tiny_demo, tmp_path):
     back = cache.get("S07", 2022, "k")
     assert back.items_skipped == comp.items_skipped and back.items_used == comp.items_used
     np.testing.assert_allclose(back.reflectance, comp.reflectance, atol=1e-4)
+
+
+def test_a_widened_season_reads_only_the_items_it_adds(world_and_source, monkeypatch):
+    world, source = world_and_source
+    grid = Grid("EPSG:32735", world.origin[0], world.origin[1], 160, 160)
+    season = source.search(SeasonQuery(grid.lonlat_bounds(), 2022, SEASON, 70.0))
+    year = source.search(SeasonQuery(grid.lonlat_bounds(), 2022, tuple(range(1, 13)), 70.0))
+    assert 0 < len(season) < len(year)
+    import monitor.imagery.load as load
+
+    read: list[str] = []
+    real = load._load
+    monkeypatch.setattr(
+        load, "_load", lambda items, *a: read.extend(i.id for i in items) or real(items, *a)
+    )
+    loaded = LoadedScenes(grid.geobox())
+    loaded.load(season, threads=1)
+    wide = loaded.load(year, threads=1)
+    assert sorted(read) == sorted(i.id for i in year)  # each item read once
+    once = load_scenes(year, grid.geobox(), threads=1)
+    assert [i.id for i in wide.items] == [i.id for i in once.items]
+    np.testing.assert_array_equal(wide.dn, once.dn)
+    np.testing.assert_array_equal(wide.scl, once.scl)
 
 
 # -- a site across the 30° E boundary between UTM zones 35 and 36 -------------------------------
