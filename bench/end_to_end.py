@@ -99,7 +99,9 @@ def decode_once(source, sites: dict, years: range, buffer_m: float = 300.0) -> f
     return time.perf_counter() - t0
 
 
-def decode_used(source, store: Path, sites: dict, buffer_m: float) -> tuple[float, int]:
+def decode_used(
+    source, store: Path, sites: dict, years: range, buffer_m: float
+) -> tuple[float, int]:
     """The items the run recorded as used (its own seasons, widened where a year was short
     of looks), every band decoded once over the union of the windows it needs (site and
     discovery ring): the floor of what the run really read. Seconds and item count."""
@@ -110,7 +112,12 @@ def decode_used(source, store: Path, sites: dict, buffer_m: float) -> tuple[floa
             for i in json.loads(blob)
         }
     grid = union_grid([site_grid(g, buffer_m) for g in sites.values()])
-    items = [it for it in source._items if it.id in used]
+    everything = [
+        it
+        for year in years
+        for it in source.search(SeasonQuery(grid.lonlat_bounds(), year, tuple(range(1, 13)), 100.0))
+    ]
+    items = list({it.id: it for it in everything if it.id in used}.values())
     t0 = time.perf_counter()
     for item in items:
         for band in (*BANDS, "SCL"):
@@ -162,7 +169,7 @@ def main() -> None:
     per_site = time.perf_counter() - t0
     once = decode_once(source, sites, years)
     reach_m = max(300.0, 1000 * args.ring_km)
-    used, n_used = decode_used(source, work / "dense.gpkg", sites, reach_m)
+    used, n_used = decode_used(source, work / "dense.gpkg", sites, years, reach_m)
     print(f"dense registry: {len(sites)} sites of 600 m x {len(years)} years = {n} site-years")
     print(
         f"monitor run: {run_wall:.1f} s wall, {run_cpu:.1f} s CPU ({run_cpu / run_wall:.2f} cores busy), "

@@ -24,6 +24,7 @@ from monitor.config import Config, load_config
 from monitor.errors import MonitorError
 from monitor.imagery import (
     LoadedScenes,
+    SeasonQuery,
     build_composite,
     cache_for,
     composite_key,
@@ -101,6 +102,35 @@ def _short_of_looks(
     return short, ids
 
 
+def _group_composite(source, task: GroupTask, params, threads: int, loaded=None):
+    return quantized(
+        build_composite(
+            source, task.grid, task.year, params, name=task.name, threads=threads, loaded=loaded
+        )
+    )
+
+
+def _adds_items(source, task: GroupTask, params, comp) -> bool:
+    """Whether the wider window holds any item the composite has not seen (else nothing
+    would change: the fuse is skipped, the wider window still recorded)."""
+    query = SeasonQuery(task.grid.lonlat_bounds(), task.year, params.months, params.max_cloud_cover)
+    seen = set(comp.items_used) | {i for i, _ in comp.items_skipped}
+    return any(it.id not in seen for it in source.search(query))
+
+
+def _fill_from(comp, wide, short: np.ndarray, target: int):
+    """``comp`` with the pixels short of looks taken from ``wide`` where it has more."""
+    fill = short & (comp.clear < target) & (wide.clear > comp.clear)
+    return dataclasses.replace(
+        comp,
+        reflectance=np.where(fill[None], wide.reflectance, comp.reflectance),
+        clear=np.where(fill, wide.clear, comp.clear),
+        items_used=tuple(dict.fromkeys(comp.items_used + wide.items_used)),
+        items_skipped=tuple(dict.fromkeys(comp.items_skipped + wide.items_skipped)),
+        baselines=tuple(dict.fromkeys(comp.baselines + wide.baselines)),
+    )
+
+
 def widen(source, task: GroupTask, comp, cc, threads: int = 1, loaded=None):
     """When a site of the group has too few clear looks in its season, widen the season (a
     month each side, then the whole year) and fill the pixels short of looks from the wider
@@ -116,26 +146,10 @@ def widen(source, task: GroupTask, comp, cc, threads: int = 1, loaded=None):
         if wider == months:
             continue
         params = dataclasses.replace(task.params, months=wider)
-        wide = quantized(
-            build_composite(
-                source,
-                task.grid,
-                task.year,
-                params,
-                name=task.name,
-                threads=threads,
-                loaded=loaded,
+        if _adds_items(source, task, params, comp):
+            comp = _fill_from(
+                comp, _group_composite(source, task, params, threads, loaded), short, target
             )
-        )
-        fill = short & (comp.clear < target) & (wide.clear > comp.clear)
-        comp = dataclasses.replace(
-            comp,
-            reflectance=np.where(fill[None], wide.reflectance, comp.reflectance),
-            clear=np.where(fill, wide.clear, comp.clear),
-            items_used=tuple(dict.fromkeys(comp.items_used + wide.items_used)),
-            items_skipped=tuple(dict.fromkeys(comp.items_skipped + wide.items_skipped)),
-            baselines=tuple(dict.fromkeys(comp.baselines + wide.baselines)),
-        )
         months = wider
         used.update(dict.fromkeys(short_ids, wider))
         log.info(
@@ -160,17 +174,7 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
         model = _model(task.model_path)
         source = _source(cfg)
         loaded = LoadedScenes(task.grid.geobox())  # a widened season reads only what it adds
-        comp = quantized(
-            build_composite(
-                source,
-                task.grid,
-                task.year,
-                task.params,
-                name=task.name,
-                threads=threads,
-                loaded=loaded,
-            )
-        )
+        comp = _group_composite(source, task, task.params, threads, loaded)
         comp, months_used = widen(source, task, comp, cfg.composite, threads, loaded)
         del loaded  # the scenes' DNs, freed before the FCN
         det = detect(comp, model, DetectionParams.from_config(cfg))
