@@ -134,9 +134,9 @@ def _execute_and_store(cfg, store, tasks, summary: RunSummary, scheduler, progre
     )
     touched: set[str] = set()
     for res in execute(tasks, cfg.compute.threads, scheduler):
-        for row in res.rows:
-            store.put_site_year(dataclasses.replace(row, run_id=summary.run_id))
-            touched.add(row.site_id)
+        # one transaction per group: a kill loses at most the group in flight
+        store.put_site_years(dataclasses.replace(row, run_id=summary.run_id) for row in res.rows)
+        touched.update(row.site_id for row in res.rows)
         for site_id, year, error in res.failures:
             store.record_failure(site_id, year, error, summary.run_id)
             log.warning("site %s year %d failed: %s", site_id, year, error)
@@ -144,9 +144,12 @@ def _execute_and_store(cfg, store, tasks, summary: RunSummary, scheduler, progre
         summary.failed += list(res.failures)
         if progress:
             progress(summary.done + len(summary.failed), total)
-    for site_id in sorted(touched):
-        grids = store.site_years(site_id, grids=True)
-        store.update_ndvi(site_id, union_ndvi(grids, store.footprints(site_id)))
+    store.update_ndvi_of(
+        {
+            site_id: union_ndvi(store.site_years(site_id, grids=True), store.footprints(site_id))
+            for site_id in sorted(touched)
+        }
+    )
 
 
 def composite_to_cog(cfg: Config, site_id: str, year: int, out: Path, threads: int = 2):

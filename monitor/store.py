@@ -390,47 +390,70 @@ class Store:
     # -- site-years ---------------------------------------------------------------------
     def put_site_year(self, row: SiteYear) -> None:
         """Write one site-year (row, footprint, failure cleared) atomically."""
+        self.put_site_years([row])
+
+    def put_site_years(self, rows: Iterable[SiteYear]) -> None:
+        """Write site-years (rows, footprints, failures cleared) in one transaction: a run
+        stores a group at a time, one commit (and one disk sync) for all its sites."""
+        rows = list(rows)
+        if not rows:
+            return
+        with self.transaction() as c:
+            for row in rows:
+                self._write_row(c, row)
+            self.bump(c)
+
+    @staticmethod
+    def _write_row(c: sqlite3.Connection, row: SiteYear) -> None:
         values = [_encode(f, getattr(row, f)) for f in _ROW_FIELDS]
         values[_ROW_FIELDS.index("computed_at")] = row.computed_at or now()
-        with self.transaction() as c:
+        c.execute(
+            f"INSERT OR REPLACE INTO site_years ({', '.join(_ROW_COLUMNS)})"
+            f" VALUES ({', '.join('?' * len(_ROW_COLUMNS))})",
+            values,
+        )
+        c.execute("DELETE FROM footprints WHERE site_id=? AND year=?", (row.site_id, row.year))
+        if row.footprint is not None and not row.footprint.is_empty:
             c.execute(
-                f"INSERT OR REPLACE INTO site_years ({', '.join(_ROW_COLUMNS)})"
-                f" VALUES ({', '.join('?' * len(_ROW_COLUMNS))})",
-                values,
+                "INSERT INTO footprints (geom, site_id, year, area_ha) VALUES (?,?,?,?)",
+                (
+                    gpkg_blob(_as_multipolygon(row.footprint)),
+                    row.site_id,
+                    row.year,
+                    row.mined_area_ha,
+                ),
             )
-            c.execute("DELETE FROM footprints WHERE site_id=? AND year=?", (row.site_id, row.year))
-            if row.footprint is not None and not row.footprint.is_empty:
-                c.execute(
-                    "INSERT INTO footprints (geom, site_id, year, area_ha) VALUES (?,?,?,?)",
-                    (
-                        gpkg_blob(_as_multipolygon(row.footprint)),
-                        row.site_id,
-                        row.year,
-                        row.mined_area_ha,
-                    ),
-                )
-            c.execute(
-                "DELETE FROM ring_patches WHERE site_id=? AND year=?", (row.site_id, row.year)
-            )
-            c.executemany(
-                "INSERT INTO ring_patches (geom, site_id, year, area_ha, probability)"
-                " VALUES (?,?,?,?,?)",
-                [
-                    (gpkg_blob(_as_multipolygon(g)), row.site_id, row.year, a, p)
-                    for g, a, p in row.ring_patches
-                ],
-            )
-            c.execute("DELETE FROM failures WHERE site_id=? AND year=?", (row.site_id, row.year))
-            self.bump(c)
+        c.execute("DELETE FROM ring_patches WHERE site_id=? AND year=?", (row.site_id, row.year))
+        c.executemany(
+            "INSERT INTO ring_patches (geom, site_id, year, area_ha, probability)"
+            " VALUES (?,?,?,?,?)",
+            [
+                (gpkg_blob(_as_multipolygon(g)), row.site_id, row.year, a, p)
+                for g, a, p in row.ring_patches
+            ],
+        )
+        c.execute("DELETE FROM failures WHERE site_id=? AND year=?", (row.site_id, row.year))
 
     def update_ndvi(
         self, site_id: str, values: dict[int, tuple[float | None, float | None]]
     ) -> None:
         """Set the footprint and surroundings NDVI of a site's years in one transaction."""
+        self.update_ndvi_of({site_id: values})
+
+    def update_ndvi_of(
+        self, per_site: dict[str, dict[int, tuple[float | None, float | None]]]
+    ) -> None:
+        """:meth:`update_ndvi` for many sites, in one transaction."""
+        if not per_site:
+            return
         with self.transaction() as c:
             c.executemany(
                 "UPDATE site_years SET ndvi=?, ndvi_surroundings=? WHERE site_id=? AND year=?",
-                [(fp, sur, site_id, year) for year, (fp, sur) in values.items()],
+                [
+                    (fp, sur, site_id, year)
+                    for site_id, values in per_site.items()
+                    for year, (fp, sur) in values.items()
+                ],
             )
             self.bump(c)
 
