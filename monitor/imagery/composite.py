@@ -166,11 +166,12 @@ def median_composite(
     clear = np.zeros((h, w), np.uint8)
     harmonize = np.array([item_baseline(it) >= HARMONIZE_BASELINE for it in stack.items], bool)
 
+    rows_per_strip = int(np.clip(_STRIP_BYTES // max(1, t * 12 * w * 4), 8, 256))
+
     def fuse_strip(r0: int) -> None:
         rows = slice(r0, min(h, r0 + rows_per_strip))
         med[:, rows], clear[rows] = _fuse(stack.dn[:, :, rows], stack.scl[:, rows], harmonize)
 
-    rows_per_strip = int(np.clip(_STRIP_BYTES // max(1, t * 12 * w * 4), 8, 256))
     strips = range(0, h, rows_per_strip) if t else range(0)
     if threads > 1 and len(strips) > 1:
         with ThreadPoolExecutor(threads) as pool:

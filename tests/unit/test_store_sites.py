@@ -80,6 +80,19 @@ def test_site_year_write_is_atomic(tmp_path):
         assert s.failures() == []  # success clears the failure
 
 
+def test_a_group_of_site_years_lands_whole_or_not_at_all(tmp_path):
+    with Store(tmp_path / "h.gpkg") as s:
+        s.put_site_years([site_year("A", 2019), site_year("B", 2019)])
+        assert sorted((r.site_id, r.year) for r in s.site_years()) == [("A", 2019), ("B", 2019)]
+
+        broken = site_year("B", 2020, items_used=(object(),))  # fails while being written
+        with pytest.raises(TypeError):
+            s.put_site_years([site_year("A", 2020), broken])
+        assert sorted(r.year for r in s.site_years("A")) == [2019]  # nothing half-written
+        s.update_ndvi_of({"A": {2019: (0.2, 0.5)}, "B": {2019: (0.1, 0.6)}})
+        assert [(r.ndvi, r.ndvi_surroundings) for r in s.site_years("B")] == [(0.1, 0.6)]
+
+
 def test_real_registries_import(tmp_path):
     with Store(tmp_path / "h.gpkg") as s:
         rep = import_sites(s, real_data("mining_polygons_sample.gpkg"))
