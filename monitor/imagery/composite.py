@@ -151,6 +151,19 @@ def _fuse(dn: np.ndarray, scl: np.ndarray, harmonize: np.ndarray) -> tuple[np.nd
         return nan_quantile(refl, 0.5), count
 
 
+def _data_window(dn: np.ndarray) -> tuple[int, int, slice]:
+    """First and last+1 row, and the columns, of the smallest window holding every pixel that
+    some look has data for: outside it every pixel is NaN with no clear look, nothing to fuse
+    (a group reaching past its scenes' edge, a ring beyond the imagery)."""
+    if not len(dn):
+        return 0, 0, slice(0, 0)
+    has = (dn[:, 0] > 0).any(axis=0)
+    rows, cols = np.flatnonzero(has.any(axis=1)), np.flatnonzero(has.any(axis=0))
+    if not rows.size:
+        return 0, 0, slice(0, 0)
+    return int(rows[0]), int(rows[-1]) + 1, slice(int(cols[0]), int(cols[-1]) + 1)
+
+
 def median_composite(
     stack: SceneStack,
     grid: Grid,
@@ -166,13 +179,18 @@ def median_composite(
     clear = np.zeros((h, w), np.uint8)
     harmonize = np.array([item_baseline(it) >= HARMONIZE_BASELINE for it in stack.items], bool)
 
-    rows_per_strip = int(np.clip(_STRIP_BYTES // max(1, t * 12 * w * 4), 8, 256))
+    top, bottom, cols = _data_window(stack.dn)
+    rows_per_strip = int(
+        np.clip(_STRIP_BYTES // max(1, t * 12 * (cols.stop - cols.start) * 4), 8, 256)
+    )
 
     def fuse_strip(r0: int) -> None:
-        rows = slice(r0, min(h, r0 + rows_per_strip))
-        med[:, rows], clear[rows] = _fuse(stack.dn[:, :, rows], stack.scl[:, rows], harmonize)
+        rows = slice(r0, min(bottom, r0 + rows_per_strip))
+        med[:, rows, cols], clear[rows, cols] = _fuse(
+            stack.dn[:, :, rows, cols], stack.scl[:, rows, cols], harmonize
+        )
 
-    strips = range(0, h, rows_per_strip) if t else range(0)
+    strips = range(top, bottom, rows_per_strip)
     if threads > 1 and len(strips) > 1:
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(fuse_strip, strips))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from monitor.imagery.composite import _fuse, nan_quantile
+from monitor.imagery.composite import _fuse, median_composite, nan_quantile
 
 #                 B01   B02   B03   B04   B05   B06   B07   B08   B8A   B09   B11   B12
 TURBID = np.array([0.07, 0.08, 0.11, 0.12, 0.11, 0.07, 0.06, 0.055, 0.045, 0.03, 0.015, 0.01])
@@ -59,3 +59,28 @@ def test_nan_quantile_matches_numpy():
             warnings.simplefilter("ignore", RuntimeWarning)
             theirs = np.nanmedian(x, axis=0)
     np.testing.assert_allclose(ours, theirs, equal_nan=True, rtol=1e-6)
+
+
+def test_a_composite_fuses_only_where_there_is_data_and_in_parallel_alike():
+    from monitor.geo import Grid
+    from monitor.imagery.load import SceneStack
+
+    rng = np.random.default_rng(3)
+    t, h, w = 5, 70, 50
+    dn = np.round(rng.uniform(0.02, 0.4, (t, 12, h, w)) * 10000).astype(np.uint16)
+    dn[:, :, :20] = 0  # the scenes' edge: no look north of row 20 or east of column 35
+    dn[:, :, :, 35:] = 0
+    dn[1, :, 30:40, 5:10] = 0  # a hole in one look
+    scl = np.full((t, h, w), 4, np.uint8)
+    grid = Grid("EPSG:32735", 500000.0, 7100000.0, w, h)
+    stack = SceneStack(dn, scl, [], grid.geobox(), [])
+    stack.items = [type("Item", (), {"id": f"i{k}", "properties": {}})() for k in range(t)]
+    one = median_composite(stack, grid, "g", 2021, threads=1)
+    two = median_composite(stack, grid, "g", 2021, threads=2)
+    np.testing.assert_array_equal(one.reflectance, two.reflectance)
+    np.testing.assert_array_equal(one.clear, two.clear)
+    assert np.isnan(one.reflectance[:, :20]).all() and (one.clear[:, 35:] == 0).all()
+    inside, count = _fuse(dn[:, :, 20:, :35], scl[:, 20:, :35], np.zeros(t, bool))
+    np.testing.assert_array_equal(one.reflectance[:, 20:, :35], inside)
+    np.testing.assert_array_equal(one.clear[20:, :35], count)
+    assert one.clear[35, 7] <= t - 1  # the hole is no look
