@@ -167,9 +167,11 @@ def main() -> None:
         for year in years:
             floor_read(source, g, year, SEASON, 300.0)
     per_site = time.perf_counter() - t0
-    once = decode_once(source, sites, years)
+    # the floors are a few seconds: the best of three, as a shared disk and CPU are noisy
+    once = min(decode_once(source, sites, years) for _ in range(3))
     reach_m = max(300.0, 1000 * args.ring_km)
-    used, n_used = decode_used(source, work / "dense.gpkg", sites, years, reach_m)
+    used_runs = [decode_used(source, work / "dense.gpkg", sites, years, reach_m) for _ in range(3)]
+    used, n_used = min(t for t, _ in used_runs), used_runs[0][1]
     print(f"dense registry: {len(sites)} sites of 600 m x {len(years)} years = {n} site-years")
     print(
         f"monitor run: {run_wall:.1f} s wall, {run_cpu:.1f} s CPU ({run_cpu / run_wall:.2f} cores busy), "
