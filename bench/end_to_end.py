@@ -34,10 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, floor_read, read_window
+from _common import ROOT, decode_items, floor_read
 from shapely.geometry import box, mapping, shape
 
-from monitor.bands import BANDS
 from monitor.geo import site_grid, union_grid
 from monitor.imagery import LocalCatalog, SeasonQuery
 
@@ -89,41 +88,37 @@ def timed_run(cfg: Path, *args: str) -> tuple[float, float, str]:
     return wall, cpu, proc.stdout
 
 
+def union_of(sites: dict, buffer_m: float):
+    return union_grid([site_grid(g, buffer_m) for g in sites.values()])
+
+
 def decode_once(source, sites: dict, years: range, buffer_m: float = 300.0) -> float:
     """Every needed asset of every in-season item decoded once, over the union window."""
-    grid = union_grid([site_grid(g, buffer_m) for g in sites.values()])
-    t0 = time.perf_counter()
-    for year in years:
-        for item in source.search(SeasonQuery(grid.lonlat_bounds(), year, SEASON, 70.0)):
-            for band in (*BANDS, "SCL"):
-                read_window(item.assets[band].href, grid.crs, grid.bounds)
-    return time.perf_counter() - t0
+    grid = union_of(sites, buffer_m)
+    items = [
+        it
+        for year in years
+        for it in source.search(SeasonQuery(grid.lonlat_bounds(), year, SEASON, 70.0))
+    ]
+    return decode_items(items, grid.crs, grid.bounds)
 
 
-def decode_used(
-    source, store: Path, sites: dict, years: range, buffer_m: float
-) -> tuple[float, int]:
-    """The items the run recorded as used (its own seasons, widened where a year was short
-    of looks), every band decoded once over the union of the windows it needs (site and
-    discovery ring): the floor of what the run really read. Seconds and item count."""
+def items_used(source, store: Path, grid, years: range) -> list:
+    """The items the run recorded as used: its own seasons, widened where a year was short of
+    looks."""
     with sqlite3.connect(store) as db:
         used = {
             i
             for (blob,) in db.execute("SELECT items_used FROM site_years")
             for i in json.loads(blob)
         }
-    grid = union_grid([site_grid(g, buffer_m) for g in sites.values()])
-    everything = [
+    year_round = tuple(range(1, 13))
+    found = [
         it
         for year in years
-        for it in source.search(SeasonQuery(grid.lonlat_bounds(), year, tuple(range(1, 13)), 100.0))
+        for it in source.search(SeasonQuery(grid.lonlat_bounds(), year, year_round, 100.0))
     ]
-    items = list({it.id: it for it in everything if it.id in used}.values())
-    t0 = time.perf_counter()
-    for item in items:
-        for band in (*BANDS, "SCL"):
-            read_window(item.assets[band].href, grid.crs, grid.bounds)
-    return time.perf_counter() - t0, len(items)
+    return list({it.id: it for it in found if it.id in used}.values())
 
 
 def main() -> None:
@@ -175,9 +170,13 @@ def main() -> None:
     per_site = time.perf_counter() - t0
     # the floors are a few seconds: the best of three, as a shared disk and CPU are noisy
     once = min(decode_once(source, sites, years) for _ in range(3))
+    # the floor of what the run really read: the items it used, over the windows it needs
+    # (sites and discovery ring)
     reach_m = max(300.0, 1000 * args.ring_km)
-    used_runs = [decode_used(source, work / "dense.gpkg", sites, years, reach_m) for _ in range(3)]
-    used, n_used = min(t for t, _ in used_runs), used_runs[0][1]
+    reach = union_of(sites, reach_m)
+    used_items = items_used(source, work / "dense.gpkg", reach, years)
+    used = min(decode_items(used_items, reach.crs, reach.bounds) for _ in range(3))
+    n_used = len(used_items)
     print(f"dense registry: {len(sites)} sites of 600 m x {len(years)} years = {n} site-years")
     print(
         f"monitor run: {run_wall:.1f} s wall, {run_cpu:.1f} s CPU ({run_cpu / run_wall:.2f} cores busy), "

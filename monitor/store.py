@@ -434,16 +434,11 @@ class Store:
         )
         c.execute("DELETE FROM failures WHERE site_id=? AND year=?", (row.site_id, row.year))
 
-    def update_ndvi(
-        self, site_id: str, values: dict[int, tuple[float | None, float | None]]
-    ) -> None:
-        """Set the footprint and surroundings NDVI of a site's years in one transaction."""
-        self.update_ndvi_of({site_id: values})
-
     def update_ndvi_of(
         self, per_site: dict[str, dict[int, tuple[float | None, float | None]]]
     ) -> None:
-        """:meth:`update_ndvi` for many sites, in one transaction."""
+        """Set the footprint and surroundings NDVI of the sites' years, {site: {year: (footprint,
+        surroundings)}}, in one transaction."""
         if not per_site:
             return
         with self.transaction() as c:

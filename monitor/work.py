@@ -24,12 +24,12 @@ from monitor.config import Config, load_config
 from monitor.errors import MonitorError
 from monitor.imagery import (
     LoadedScenes,
-    SeasonQuery,
     build_composite,
     cache_for,
     composite_key,
     open_source,
     quantized,
+    season_items,
 )
 from monitor.measure import measure_site_year, ring_patches
 from monitor.model import MineModel, load_model
@@ -102,20 +102,19 @@ def _short_of_looks(
     return short, ids
 
 
-def _group_composite(source, task: GroupTask, params, threads: int, loaded=None):
+def _group_composite(source, task: GroupTask, params, threads: int, loaded=None, items=None):
     return quantized(
         build_composite(
-            source, task.grid, task.year, params, name=task.name, threads=threads, loaded=loaded
+            source,
+            task.grid,
+            task.year,
+            params,
+            name=task.name,
+            threads=threads,
+            loaded=loaded,
+            items=items,
         )
     )
-
-
-def _adds_items(source, task: GroupTask, params, comp) -> bool:
-    """Whether the wider window holds any item the composite has not seen (else nothing
-    would change: the fuse is skipped, the wider window still recorded)."""
-    query = SeasonQuery(task.grid.lonlat_bounds(), task.year, params.months, params.max_cloud_cover)
-    seen = set(comp.items_used) | {i for i, _ in comp.items_skipped}
-    return any(it.id not in seen for it in source.search(query))
 
 
 def _fill_from(comp, wide, short: np.ndarray, target: int):
@@ -146,10 +145,13 @@ def widen(source, task: GroupTask, comp, cc, threads: int = 1, loaded=None):
         if wider == months:
             continue
         params = dataclasses.replace(task.params, months=wider)
-        if _adds_items(source, task, params, comp):
-            comp = _fill_from(
-                comp, _group_composite(source, task, params, threads, loaded), short, target
-            )
+        # a wider window without an item the composite has not seen would change nothing:
+        # it is recorded, not fused again
+        items = season_items(source, task.grid, task.year, params)
+        seen = set(comp.items_used) | {i for i, _ in comp.items_skipped}
+        if any(it.id not in seen for it in items):
+            wide = _group_composite(source, task, params, threads, loaded, items)
+            comp = _fill_from(comp, wide, short, target)
         months = wider
         used.update(dict.fromkeys(short_ids, wider))
         log.info(

@@ -12,7 +12,13 @@ from monitor.imagery.cache import (
     safe_name,
 )
 from monitor.imagery.cog import write_cog
-from monitor.imagery.composite import Composite, build_composite, median_composite, site_composite
+from monitor.imagery.composite import (
+    Composite,
+    build_composite,
+    median_composite,
+    season_items,
+    site_composite,
+)
 from monitor.imagery.load import LoadedScenes, SceneStack, load_scenes
 from monitor.imagery.source import (
     ItemSource,
@@ -46,6 +52,7 @@ __all__ = [
     "open_source",
     "quantized",
     "safe_name",
+    "season_items",
     "site_composite",
     "write_cog",
 ]

@@ -23,7 +23,14 @@ from monitor.imagery.load import LoadedScenes, SceneStack, load_scenes
 from monitor.imagery.source import ItemSource, SeasonQuery, item_baseline
 from monitor.params import CompositeParams
 
-__all__ = ["Composite", "median_composite", "build_composite", "site_composite", "nan_quantile"]
+__all__ = [
+    "Composite",
+    "median_composite",
+    "build_composite",
+    "season_items",
+    "site_composite",
+    "nan_quantile",
+]
 
 log = logging.getLogger(__name__)
 # rows are fused in strips of about this many bytes of float32 looks: small enough for
@@ -210,6 +217,18 @@ def median_composite(
     )
 
 
+def season_items(source: ItemSource, grid: Grid, year: int, params: CompositeParams) -> list:
+    """The items of ``params``' season of ``year`` over ``grid``."""
+    return source.search(
+        SeasonQuery(
+            bbox=grid.lonlat_bounds(),
+            year=year,
+            months=params.months,
+            max_cloud_cover=params.max_cloud_cover,
+        )
+    )
+
+
 def build_composite(
     source: ItemSource,
     grid: Grid,
@@ -219,16 +238,12 @@ def build_composite(
     name: str = "",
     threads: int = 2,
     loaded: LoadedScenes | None = None,
+    items: list | None = None,
 ) -> Composite:
     """Search, load and fuse one year on ``grid``: the orchestrator of the phases. With
-    ``loaded`` (scenes of this grid read before), only new items are read."""
-    query = SeasonQuery(
-        bbox=grid.lonlat_bounds(),
-        year=year,
-        months=params.months,
-        max_cloud_cover=params.max_cloud_cover,
-    )
-    items = source.search(query)
+    ``loaded`` (scenes of this grid read before), only new items are read; with ``items``
+    (the season's, searched already), no search."""
+    items = season_items(source, grid, year, params) if items is None else items
     log.debug("%s %d: %d items", name, year, len(items))
     if loaded is None:
         stack = load_scenes(items, grid.geobox(), signer=source.signer, threads=threads)

@@ -41,6 +41,11 @@ class SceneStack:
     """(id, reason) of items that failed to load."""
 
 
+def _by_date(item: pystac.Item) -> tuple:
+    """The order of a stack's slices: by date, ties by id."""
+    return item.datetime, item.id
+
+
 def _load(items: Sequence[pystac.Item], geobox: GeoBox, signer, threads: int):
     import odc.stac
 
@@ -72,7 +77,7 @@ def load_scenes(
     items: Sequence[pystac.Item], geobox: GeoBox, *, signer: Signer | None = None, threads: int = 2
 ) -> SceneStack:
     """Load items onto ``geobox``; unreadable items are skipped and reported, not fatal."""
-    items = sorted(unique_ids(items), key=lambda it: (it.datetime, it.id))
+    items = sorted(unique_ids(items), key=_by_date)
     skipped: list[tuple[str, str]] = []
     if not items:
         return _stack(None, [], geobox, skipped)
@@ -144,7 +149,7 @@ class LoadedScenes:
         self, items: Sequence[pystac.Item], *, signer: Signer | None = None, threads: int = 2
     ) -> SceneStack:
         """Like :func:`load_scenes` on this grid, reading only what is not loaded yet."""
-        items = sorted(unique_ids(items), key=lambda it: (it.datetime, it.id))
+        items = sorted(unique_ids(items), key=_by_date)
         new = [it for it in items if it.id not in self._slices and it.id not in self._skipped]
         if new:
             stack = load_scenes(new, self.geobox, signer=signer, threads=threads)
