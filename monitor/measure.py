@@ -24,7 +24,7 @@ from monitor.geo import Grid, mask_polygon, polygon_mask, to_crs
 from monitor.imagery import Composite
 from monitor.records import SiteYear, now
 
-__all__ = ["NdviGrid", "measure_site_year", "ring_patches", "union_ndvi"]
+__all__ = ["NdviGrid", "RingScan", "measure_site_year", "ring_patches", "union_ndvi"]
 
 
 @dataclass(frozen=True)
@@ -142,37 +142,110 @@ def union_ndvi(
     return out
 
 
-def ring_patches(row: SiteYear, geometry, det: Detection, ring_m: float, mmu_ha: float) -> SiteYear:
+class RingScan:
+    """A group's mine mask labelled once, its patches polygonized once: every site of a
+    group sees the same patches in its ring (about a ring's area over a site's, ~17 sites
+    each on a dense registry), and a patch wholly inside a ring is the same patch for each."""
+
+    def __init__(self, det: Detection):
+        from scipy import ndimage
+
+        self.det = det
+        self.labels, _ = ndimage.label(det.mask, structure=_EIGHT)
+        self.sizes = np.bincount(self.labels.ravel())
+        self.slices = ndimage.find_objects(self.labels)
+        self._patches: dict[int, tuple] = {}
+
+    def patch(self, k: int) -> tuple[tuple[int, int], tuple]:
+        """Component ``k``'s first pixel (row, col) on the group grid and its patch."""
+        if k not in self._patches:
+            sl = self.slices[k - 1]
+            part = self.labels[sl] == k
+            first = (sl[0].start, sl[1].start + int(np.flatnonzero(part[0])[0]))
+            self._patches[k] = (first, _patch(self.det, sl, part))
+        return self._patches[k]
+
+
+_EIGHT = np.ones((3, 3), bool)
+
+
+def _patch(det: Detection, sl, part: np.ndarray) -> tuple:
+    """(polygon EPSG:4326, area ha, mean probability) of the pixels ``part`` of window ``sl``."""
+    transform = det.grid.transform @ Affine.translation(sl[1].start, sl[0].start)
+    return (
+        mask_polygon(part, transform, det.grid.crs),
+        float(part.sum() * _pixel_ha(det.grid)),
+        _mean(det.probability[sl], part) or 0.0,
+    )
+
+
+def _pixel_ha(grid: Grid) -> float:
+    return abs(grid.transform.a * grid.transform.e) / 1e4
+
+
+def _local_patches(det: Detection, pixels: np.ndarray, inside: np.ndarray, mmu_ha: float):
+    """(first pixel, patch) of the components of ``pixels`` that do not touch ``inside``."""
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(pixels, structure=_EIGHT)
+    own = np.unique(labels[inside & (labels > 0)])
+    out = []
+    for k, sl in enumerate(ndimage.find_objects(labels), 1):
+        if sl is None or k in own:
+            continue
+        part = labels[sl] == k
+        if part.sum() * _pixel_ha(det.grid) < mmu_ha:
+            continue
+        first = (sl[0].start, sl[1].start + int(np.flatnonzero(part[0])[0]))
+        out.append((first, _patch(det, sl, part)))
+    return out
+
+
+def _scanned_patches(scan: RingScan, det: Detection, reach, inside, mmu_ha: float):
+    """The ring's patches from the group's labelling: a component wholly inside the ring is
+    the group's patch; one cut by the ring's edge is labelled again within it, as alone."""
+    rows, cols = scan.det.grid.window_of(det.grid)
+    glab = scan.labels[rows, cols]
+    in_reach = np.bincount(glab[reach], minlength=len(scan.sizes))
+    in_reach[0] = 0  # background
+    own = set(np.unique(glab[inside]).tolist())
+    out = []
+    for k in np.flatnonzero((in_reach > 0) & (in_reach == scan.sizes)).tolist():
+        if k in own or scan.sizes[k] * _pixel_ha(det.grid) < mmu_ha:
+            continue
+        (r, c), patch = scan.patch(k)
+        out.append(((r - rows.start, c - cols.start), patch))
+    cut = (in_reach > 0) & (in_reach < scan.sizes)
+    if cut.any():
+        out += _local_patches(det, reach & cut[glab], inside, mmu_ha)
+    return out
+
+
+def ring_patches(
+    row: SiteYear,
+    geometry,
+    det: Detection,
+    ring_m: float,
+    mmu_ha: float,
+    scan: RingScan | None = None,
+) -> SiteYear:
     """The row with the mine patches detected in the ring around the site, each (polygon
     EPSG:4326, area ha, mean probability): what `monitor discover` groups into candidate mines.
     A detection that reaches into the concession is the site's own mine spilling over its edge,
-    not another mine: it is left out; so are patches under the minimum mapping unit."""
+    not another mine: it is left out; so are patches under the minimum mapping unit. With
+    ``scan`` (the group's labelling, ``det`` a crop of it) the same patches, each polygonized
+    once per group; in the order of their first pixel, as labelling the ring alone gives."""
     from dataclasses import replace
-
-    from scipy import ndimage
 
     local = to_crs(geometry, 4326, det.grid.crs)
     ring_geom = to_crs(local.buffer(ring_m), det.grid.crs, 4326)
     reach = polygon_mask(ring_geom, det.grid.shape, det.grid.transform, det.grid.crs)
     inside = polygon_mask(geometry, det.grid.shape, det.grid.transform, det.grid.crs)
-    labels, _ = ndimage.label(det.mask & reach, structure=np.ones((3, 3), bool))
-    own = np.unique(labels[inside & (labels > 0)])
-    pixel_ha = abs(det.grid.transform.a * det.grid.transform.e) / 1e4
-    patches = []
-    for k, sl in enumerate(ndimage.find_objects(labels), 1):
-        if sl is None or k in own:
-            continue
-        part = labels[sl] == k
-        if part.sum() * pixel_ha < mmu_ha:
-            continue
-        transform = det.grid.transform * Affine.translation(sl[1].start, sl[0].start)
-        patches.append(
-            (
-                mask_polygon(part, transform, det.grid.crs),
-                float(part.sum() * pixel_ha),
-                _mean(det.probability[sl], part) or 0.0,
-            )
-        )
+    if scan is None:
+        found = _local_patches(det, det.mask & reach, inside, mmu_ha)
+    else:
+        found = _scanned_patches(scan, det, reach, inside, mmu_ha)
+    patches = tuple(patch for _, patch in sorted(found, key=lambda f: f[0]))
     ring = reach & ~inside
     valid = float(det.valid[ring].mean()) if ring.any() else None
-    return replace(row, ring_patches=tuple(patches), ring_valid_fraction=valid)
+    return replace(row, ring_patches=patches, ring_valid_fraction=valid)

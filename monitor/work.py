@@ -31,7 +31,7 @@ from monitor.imagery import (
     quantized,
     season_items,
 )
-from monitor.measure import measure_site_year, ring_patches
+from monitor.measure import RingScan, measure_site_year, ring_patches
 from monitor.model import MineModel, load_model
 from monitor.params import DetectionParams, widened
 from monitor.plan import GroupTask
@@ -187,6 +187,7 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
             task.name, task.year, failures=failures, seconds=time.perf_counter() - t0
         )
     cache = cache_for(cfg)
+    scan = RingScan(det) if task.ring_m > 0 else None  # patches labelled once per group
     rows, failures = [], []
     for site in task.sites:
         try:
@@ -211,6 +212,7 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
                     det.crop(site.reach),
                     task.ring_m,
                     cfg.detection.min_mapping_unit_ha,
+                    scan,
                 )
             rows.append(row)
         except Exception as exc:  # isolate: one bad site never stops its group

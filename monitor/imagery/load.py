@@ -46,7 +46,10 @@ def _by_date(item: pystac.Item) -> tuple:
     return item.datetime, item.id
 
 
-def _load(items: Sequence[pystac.Item], geobox: GeoBox, signer, threads: int):
+_ASSETS = (*BANDS, "SCL")
+
+
+def _odc_load(items, bands, geobox: GeoBox, signer, threads: int):
     import odc.stac
 
     with warnings.catch_warnings():
@@ -54,7 +57,7 @@ def _load(items: Sequence[pystac.Item], geobox: GeoBox, signer, threads: int):
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         return odc.stac.load(
             items,
-            bands=[*BANDS, "SCL"],
+            bands=list(bands),
             geobox=geobox,
             groupby="id",  # never fuse two items before each is harmonized
             dtype="uint16",
@@ -65,6 +68,78 @@ def _load(items: Sequence[pystac.Item], geobox: GeoBox, signer, threads: int):
             preserve_original_order=True,
             fail_on_error=True,
         )
+
+
+def _on(value: float, step: float) -> bool:
+    return abs(value / step - round(value / step)) < 1e-6
+
+
+def _lattice(item: pystac.Item, band: str, geobox: GeoBox) -> tuple[float, float, float] | None:
+    """(resolution, x, y origin modulo it) of a coarser-than-10 m asset whose pixels the 10 m
+    grid nests in, from its ``proj:transform``; None when it does not (another zone, a grid of
+    its own, no projection metadata)."""
+    asset = item.assets.get(band)
+    t = asset.extra_fields.get("proj:transform") if asset else None
+    code = item.properties.get("proj:code") or f"EPSG:{item.properties.get('proj:epsg')}"
+    if not t or str(geobox.crs) != code or t[1] or t[3] or t[0] != -t[4]:
+        return None
+    res, fine = float(t[0]), geobox.transform
+    if res <= fine.a or not _on(res, fine.a):
+        return None
+    if not (_on(t[2] - fine.c, fine.a) and _on(t[5] - fine.f, fine.a)):
+        return None
+    return res, t[2] % res, t[5] % res
+
+
+def _shared_lattices(items, geobox: GeoBox) -> dict[str, tuple] | None:
+    """Per coarse band, the lattice every item's asset sits on; None unless all agree."""
+    out = {}
+    for band in _ASSETS:
+        seen = {_lattice(it, band, geobox) for it in items}
+        if len(seen) != 1:
+            return None
+        (lattice,) = seen
+        if lattice is not None:
+            out[band] = lattice
+    return out
+
+
+def _coarse_box(geobox: GeoBox, res: float, ox: float, oy: float) -> tuple[GeoBox, int, int]:
+    """The ``res`` lattice's grid covering ``geobox``, and where ``geobox`` starts in it (10 m
+    rows and columns)."""
+    from affine import Affine
+
+    fine, (h, w) = geobox.transform, geobox.shape
+    x0 = np.floor((fine.c - ox) / res) * res + ox
+    y1 = np.ceil((fine.f - oy) / res) * res + oy
+    width = int(np.ceil((fine.c + w * fine.a - x0) / res))
+    height = int(np.ceil((y1 - (fine.f + h * fine.e)) / res))
+    box = GeoBox((height, width), Affine(res, 0, x0, 0, -res, y1), geobox.crs)
+    return box, int(round((y1 - fine.f) / fine.a)), int(round((fine.c - x0) / fine.a))
+
+
+def _load(items: Sequence[pystac.Item], geobox: GeoBox, signer, threads: int):
+    """The items' (T, 12, H, W) DNs and (T, H, W) SCL on ``geobox``. Bands coarser than 10 m
+    whose pixels the grid nests in are read on their own lattice and repeated: what nearest
+    resampling gives, without GDAL's warp (a third of the load's time)."""
+    lattices = _shared_lattices(items, geobox) or {}
+    by_lattice: dict[tuple | None, list[str]] = {}
+    for band in _ASSETS:
+        by_lattice.setdefault(lattices.get(band), []).append(band)
+    (h, w), t = geobox.shape, len(items)
+    dn, scl = np.empty((t, len(BANDS), h, w), np.uint16), np.empty((t, h, w), np.uint8)
+    for lattice, bands in by_lattice.items():
+        box, r0, c0 = (geobox, 0, 0) if lattice is None else _coarse_box(geobox, *lattice)
+        ds = _odc_load(items, bands, box, signer, threads)
+        f = 1 if lattice is None else int(round(lattice[0] / geobox.transform.a))
+        rows, cols = (r0 + np.arange(h)) // f, (c0 + np.arange(w)) // f
+        for band in bands:
+            values = ds[band].values if f == 1 else ds[band].values[:, rows][:, :, cols]
+            if band == "SCL":
+                scl[:] = values
+            else:
+                dn[:, BANDS.index(band)] = values
+    return dn, scl
 
 
 def _is_auth_error(exc: Exception) -> bool:
@@ -82,8 +157,8 @@ def load_scenes(
     if not items:
         return _stack(None, [], geobox, skipped)
     try:
-        ds = _load_with_resign(items, geobox, signer, threads)
-        return _stack(ds, items, geobox, skipped)
+        loaded = _load_with_resign(items, geobox, signer, threads)
+        return _stack(loaded, items, geobox, skipped)
     except Exception as exc:
         log.info("a scene failed to load (%s); isolating it", _short(exc))
     good: list[pystac.Item] = []
@@ -102,8 +177,8 @@ def load_scenes(
         else:
             log.warning("skipped scene %s: %s", it.id, err)
             skipped.append((it.id, err))
-    ds = _load_with_resign(good, geobox, signer, threads) if good else None
-    return _stack(ds, good, geobox, skipped)
+    loaded = _load_with_resign(good, geobox, signer, threads) if good else None
+    return _stack(loaded, good, geobox, skipped)
 
 
 def _load_with_resign(items, geobox, signer: Signer | None, threads):
@@ -125,14 +200,13 @@ def _short(exc: Exception) -> str:
     )
 
 
-def _stack(ds, items, geobox, skipped) -> SceneStack:
+def _stack(loaded, items, geobox, skipped) -> SceneStack:
     h, w = geobox.shape
-    if ds is None or not items:
+    if loaded is None or not items:
         return SceneStack(
             np.zeros((0, 12, h, w), np.uint16), np.zeros((0, h, w), np.uint8), [], geobox, skipped
         )
-    dn = np.stack([ds[b].values for b in BANDS], axis=1)
-    scl = ds["SCL"].values.astype(np.uint8)
+    dn, scl = loaded
     return SceneStack(dn=dn, scl=scl, items=list(items), geobox=geobox, skipped=skipped)
 
 
