@@ -161,8 +161,7 @@ class RingScan:
         if k not in self._patches:
             sl = self.slices[k - 1]
             part = self.labels[sl] == k
-            first = (sl[0].start, sl[1].start + int(np.flatnonzero(part[0])[0]))
-            self._patches[k] = (first, _patch(self.det, sl, part))
+            self._patches[k] = (_first_pixel(sl, part), _patch(self.det, sl, part))
         return self._patches[k]
 
 
@@ -177,6 +176,12 @@ def _patch(det: Detection, sl, part: np.ndarray) -> tuple:
         float(part.sum() * _pixel_ha(det.grid)),
         _mean(det.probability[sl], part) or 0.0,
     )
+
+
+def _first_pixel(sl, part: np.ndarray) -> tuple[int, int]:
+    """(row, col) of the first pixel of ``part`` (window ``sl``) in raster order: the order in
+    which labelling numbers components."""
+    return sl[0].start, sl[1].start + int(np.flatnonzero(part[0])[0])
 
 
 def _pixel_ha(grid: Grid) -> float:
@@ -196,8 +201,7 @@ def _local_patches(det: Detection, pixels: np.ndarray, inside: np.ndarray, mmu_h
         part = labels[sl] == k
         if part.sum() * _pixel_ha(det.grid) < mmu_ha:
             continue
-        first = (sl[0].start, sl[1].start + int(np.flatnonzero(part[0])[0]))
-        out.append((first, _patch(det, sl, part)))
+        out.append((_first_pixel(sl, part), _patch(det, sl, part)))
     return out
 
 
