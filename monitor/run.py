@@ -108,7 +108,7 @@ def run(
                     seasons,
                     force=force,
                 )
-                _execute_and_store(cfg, store, tasks, summary, scheduler, progress)
+                _execute_and_store(cfg, store, tasks, summary, scheduler, progress, model)
                 outcome = "failures" if summary.failed else "ok"
             except BaseException:
                 outcome = "aborted"
@@ -121,7 +121,9 @@ def run(
     return summary
 
 
-def _execute_and_store(cfg, store, tasks, summary: RunSummary, scheduler, progress) -> None:
+def _execute_and_store(
+    cfg, store, tasks, summary: RunSummary, scheduler, progress, model=None
+) -> None:
     """Run the planned groups; store each row as it arrives (a kill loses only work in flight)."""
     total = sum(len(t.sites) for t in tasks)
     summary.groups = len(tasks)
@@ -133,7 +135,7 @@ def _execute_and_store(cfg, store, tasks, summary: RunSummary, scheduler, progre
         summary.skipped,
     )
     touched: set[str] = set()
-    for res in execute(tasks, cfg.compute.threads, scheduler):
+    for res in execute(tasks, cfg.compute.threads, scheduler, model):
         # one transaction per group: a kill loses at most the group in flight
         store.put_site_years(dataclasses.replace(row, run_id=summary.run_id) for row in res.rows)
         touched.update(row.site_id for row in res.rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -31,6 +32,7 @@ from monitor.imagery import (
     quantized,
     season_items,
 )
+from monitor.imagery.cog import to_dn
 from monitor.measure import RingScan, measure_site_year, ring_patches
 from monitor.model import MineModel, load_model
 from monitor.params import DetectionParams, widened
@@ -60,12 +62,14 @@ class GroupResult:
 
 # -- worker side: one config, model and source per process, opened on first use ------------
 _OPEN: dict[tuple, object] = {}
+_OPENING = threading.Lock()  # groups start side by side: open each thing once, not per thread
 
 
 def _opened(kind: str, key, make):
-    if (kind, key) not in _OPEN:
-        _OPEN[(kind, key)] = make()
-    return _OPEN[(kind, key)]
+    with _OPENING:
+        if (kind, key) not in _OPEN:
+            _OPEN[(kind, key)] = make()
+        return _OPEN[(kind, key)]
 
 
 def _config(path: str) -> Config:
@@ -187,6 +191,7 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
             task.name, task.year, failures=failures, seconds=time.perf_counter() - t0
         )
     cache = cache_for(cfg)
+    dn = to_dn(comp.reflectance) if cache is not None else None  # once, cropped per site
     scan = RingScan(det) if task.ring_m > 0 else None  # patches labelled once per group
     rows, failures = [], []
     for site in task.sites:
@@ -194,7 +199,9 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
             geometry = shapely.from_wkb(site.geometry_wkb)
             crop = comp.crop(site.grid, site.site_id)
             if cache is not None:  # for reports, reruns and `monitor composite`
-                cache.put(crop, composite_key(source.key, task.params, site.geometry_wkb))
+                win_rows, win_cols = comp.grid.window_of(site.grid)
+                key = composite_key(source.key, task.params, site.geometry_wkb)
+                cache.put(crop, key, dn[:, win_rows, win_cols])
             row = measure_site_year(
                 site.site_id,
                 geometry,
@@ -223,14 +230,21 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
 
 # -- coordinator side -----------------------------------------------------------------------
 def execute(
-    tasks: list[GroupTask], threads: int = 2, scheduler: str | None = None
+    tasks: list[GroupTask],
+    threads: int = 2,
+    scheduler: str | None = None,
+    model: MineModel | None = None,
 ) -> Iterator[GroupResult]:
     """Run the tasks on local threads, or on the Dask cluster at ``scheduler``; results come
-    back as they finish."""
+    back as they finish. ``model``: the coordinator's, loaded from the tasks' model path,
+    which local threads use instead of loading it again."""
     if not tasks:
         return iter(())
     if scheduler:
         return _on_dask(tasks, scheduler)
+    if model is not None:
+        with _OPENING:
+            _OPEN.setdefault(("model", tasks[0].model_path), model)
     return _on_threads(tasks, threads)
 
 

@@ -48,7 +48,8 @@ def quantized(composite: Composite) -> Composite:
     from dataclasses import replace
 
     dn = to_dn(composite.reflectance)
-    refl = dn.astype(np.float32) / SCALE
+    refl = dn.astype(np.float32)
+    refl /= SCALE
     refl[:, dn.min(axis=0) == 0] = np.nan
     return replace(composite, reflectance=refl)
 
@@ -91,16 +92,16 @@ class CompositeCache:
             log.warning("ignoring unreadable cache file %s (%s)", path, exc.__class__.__name__)
             return None
 
-    def put(self, composite: Composite, key: str) -> Path:
+    def put(self, composite: Composite, key: str, dn: np.ndarray | None = None) -> Path:
         """Write atomically (temporary file, then rename): a killed run never leaves a torn
-        or a stray partial file."""
+        or a stray partial file. ``dn``: the composite's DNs when the caller has them (a crop
+        of its group's), ``to_dn`` of its reflectance."""
         path = self.path(composite.name, composite.year, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.partial")
         h, w = composite.shape
-        data = np.concatenate(
-            [to_dn(composite.reflectance), composite.clear[None].astype(np.uint16)]
-        )
+        dn = to_dn(composite.reflectance) if dn is None else dn
+        data = np.concatenate([dn, composite.clear[None].astype(np.uint16)])
         meta = {
             "items_used": list(composite.items_used),
             "items_skipped": [list(x) for x in composite.items_skipped],

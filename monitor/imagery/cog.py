@@ -15,10 +15,12 @@ __all__ = ["write_cog", "to_dn"]
 
 def to_dn(reflectance: np.ndarray) -> np.ndarray:
     """Reflectance x 10000 as uint16, 0 (nodata) wherever any band is NaN."""
-    dn = np.round(np.nan_to_num(reflectance, nan=0.0) * SCALE)
-    dn = np.clip(dn, 0, 65535).astype(np.uint16)
-    dn[:, np.isnan(reflectance).any(axis=0)] = 0
-    return dn
+    # in place on one float copy: this runs on every group mosaic of a run
+    dn = reflectance * SCALE
+    np.rint(dn, out=dn)
+    np.clip(dn, 0, 65535, out=dn)
+    dn[:, np.isnan(dn).any(axis=0)] = 0
+    return dn.astype(np.uint16)
 
 
 def write_cog(composite: Composite, path: Path) -> Path:
