@@ -254,12 +254,15 @@ class MineModel:
         import tensorflow as tf
 
         # a traced graph is ~2x faster than eager calls on CPU; no XLA: its compile of every
-        # new shape (0.5-0.8 s) costs more than it saves on the one call a group makes
+        # new shape (0.5-0.8 s) costs more than it saves on the one call a group makes. One
+        # trace for every block size (0.3-0.5 s each, paid again by every thread that came
+        # first to a new shape), as fast as a trace per shape
         @tf.autograph.experimental.do_not_convert
         def infer(x):
             return keras_model(x, training=False)
 
-        self._infer = tf.function(infer, reduce_retracing=True)
+        spec = tf.TensorSpec([None, len(meta.bands), None, None], tf.float32)
+        self._infer = tf.function(infer, input_signature=[spec])
 
     @property
     def version(self) -> str:
