@@ -244,7 +244,7 @@ def execute(
         return _on_dask(tasks, scheduler)
     if model is not None:
         with _OPENING:
-            _OPEN.setdefault(("model", tasks[0].model_path), model)
+            _OPEN[("model", tasks[0].model_path)] = model  # just loaded: the newest
     return _on_threads(tasks, threads)
 
 
