@@ -36,6 +36,7 @@ __all__ = [
     "MineModel",
     "build_fcn",
     "load_model",
+    "model_meta",
     "SHIPPED_MODEL",
     "metadata_path",
     "INDICES",
@@ -314,8 +315,9 @@ def weights_digest(keras_model) -> str:
     return h.hexdigest()[:8]
 
 
-def load_model(path: Path | None = None) -> MineModel:
-    """Load a .keras model and the metadata JSON beside it (None: the shipped model)."""
+def model_meta(path: Path | None = None) -> tuple[Path, ModelMeta]:
+    """The model file and its metadata, checked as :func:`load_model` checks them, without
+    loading the network: what a run needs to plan (the model's version), without TensorFlow."""
     path = Path(path) if path else SHIPPED_MODEL
     if not path.is_file():
         hint = (
@@ -325,6 +327,12 @@ def load_model(path: Path | None = None) -> MineModel:
     meta = ModelMeta.read(metadata_path(path))
     if tuple(meta.bands) != BANDS:
         raise ModelError(f"model {path} expects bands {meta.bands}, this tool gives {BANDS}")
+    return path, meta
+
+
+def load_model(path: Path | None = None) -> MineModel:
+    """Load a .keras model and the metadata JSON beside it (None: the shipped model)."""
+    path, meta = model_meta(path)
     keras = _keras()
     _custom_layers()
     try:

@@ -24,7 +24,7 @@ from monitor.errors import MonitorError
 from monitor.imagery import open_source
 from monitor.logfile import run_log
 from monitor.measure import union_ndvi
-from monitor.model import load_model
+from monitor.model import model_meta
 from monitor.plan import plan_run
 from monitor.queries import open_store
 from monitor.season import resolve_seasons
@@ -89,7 +89,9 @@ def run(
             raise MonitorError(
                 "no sites in the store; `monitor sites import PATH` or set `sites` in the config"
             )
-        model = load_model(cfg.model)
+        # the version is what plans a run; the network loads on the workers, beside the
+        # first imagery (a run with nothing to do never imports TensorFlow)
+        _, model = model_meta(cfg.model)
         store.mark_killed_runs()
         options = {"years": [years.start, years.stop - 1], "sites": list(site_ids)}
         options |= {"force": force, "scheduler": scheduler}
@@ -108,7 +110,7 @@ def run(
                     seasons,
                     force=force,
                 )
-                _execute_and_store(cfg, store, tasks, summary, scheduler, progress, model)
+                _execute_and_store(cfg, store, tasks, summary, scheduler, progress)
                 outcome = "failures" if summary.failed else "ok"
             except BaseException:
                 outcome = "aborted"
@@ -121,9 +123,7 @@ def run(
     return summary
 
 
-def _execute_and_store(
-    cfg, store, tasks, summary: RunSummary, scheduler, progress, model=None
-) -> None:
+def _execute_and_store(cfg, store, tasks, summary: RunSummary, scheduler, progress) -> None:
     """Run the planned groups; store each row as it arrives (a kill loses only work in flight)."""
     total = sum(len(t.sites) for t in tasks)
     summary.groups = len(tasks)
@@ -135,7 +135,7 @@ def _execute_and_store(
         summary.skipped,
     )
     touched: set[str] = set()
-    for res in execute(tasks, cfg.compute.threads, scheduler, model):
+    for res in execute(tasks, cfg.compute.threads, scheduler):
         # one transaction per group: a kill loses at most the group in flight
         store.put_site_years(dataclasses.replace(row, run_id=summary.run_id) for row in res.rows)
         touched.update(row.site_id for row in res.rows)

@@ -177,12 +177,12 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
     t0 = time.perf_counter()
     try:
         cfg = _config(task.config_path)
-        model = _model(task.model_path)
         source = _source(cfg)
         loaded = LoadedScenes(task.grid.geobox())  # a widened season reads only what it adds
         comp = _group_composite(source, task, task.params, threads, loaded)
         comp, months_used = widen(source, task, comp, cfg.composite, threads, loaded)
         del loaded  # the scenes' DNs, freed before the FCN
+        model = _model(task.model_path)  # loaded once per process, while imagery loads
         det = detect(comp, model, DetectionParams.from_config(cfg))
     except Exception as exc:  # the group's imagery: every site-year of it fails alike
         log.debug("group %s failed", task.name, exc_info=True)
@@ -230,21 +230,14 @@ def process_group(task: GroupTask, threads: int = 1) -> GroupResult:
 
 # -- coordinator side -----------------------------------------------------------------------
 def execute(
-    tasks: list[GroupTask],
-    threads: int = 2,
-    scheduler: str | None = None,
-    model: MineModel | None = None,
+    tasks: list[GroupTask], threads: int = 2, scheduler: str | None = None
 ) -> Iterator[GroupResult]:
     """Run the tasks on local threads, or on the Dask cluster at ``scheduler``; results come
-    back as they finish. ``model``: the coordinator's, loaded from the tasks' model path,
-    which local threads use instead of loading it again."""
+    back as they finish."""
     if not tasks:
         return iter(())
     if scheduler:
         return _on_dask(tasks, scheduler)
-    if model is not None:
-        with _OPENING:
-            _OPEN[("model", tasks[0].model_path)] = model  # just loaded: the newest
     return _on_threads(tasks, threads)
 
 
@@ -253,8 +246,16 @@ def _on_threads(tasks: list[GroupTask], threads: int) -> Iterator[GroupResult]:
     outer = min(threads, len(tasks))  # groups side by side
     # each group loads and fuses on every thread too: a group left alone at the end (or a
     # group widening its season) keeps both cores busy; threads mostly wait on the GIL or I/O
-    with ThreadPoolExecutor(outer) as pool:
+    with ThreadPoolExecutor(1) as loader, ThreadPoolExecutor(outer) as pool:
+        # the network (TensorFlow's import is most of a run's fixed cost) loads beside the
+        # first groups' imagery; a model that cannot load stops the run before a row is stored
+        model = loader.submit(_model, tasks[0].model_path)
         futures = [pool.submit(process_group, t, threads) for t in tasks]
+        try:
+            model.result()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
         for fut in as_completed(futures):
             yield fut.result()
 
