@@ -62,11 +62,15 @@ class GroupResult:
 
 # -- worker side: one config, model and source per process, opened on first use ------------
 _OPEN: dict[tuple, object] = {}
-_OPENING = threading.Lock()  # groups start side by side: open each thing once, not per thread
+_OPENING = threading.Lock()
+_LOCKS: dict[tuple, threading.Lock] = {}  # one per thing: the model loads while configs open
 
 
 def _opened(kind: str, key, make):
+    """``make()``'s result, made once per process even when threads ask for it together."""
     with _OPENING:
+        lock = _LOCKS.setdefault((kind, key), threading.Lock())
+    with lock:
         if (kind, key) not in _OPEN:
             _OPEN[(kind, key)] = make()
         return _OPEN[(kind, key)]
