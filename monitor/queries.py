@@ -106,41 +106,93 @@ def site_statuses(cfg: Config, store: Store, *, last_year: int | None = None) ->
     last = last_year if last_year is not None else cfg.year_range[1]
     basis = _basis(cfg, store, last)
     cached = store.cached_statuses(basis)
-    if cached is None:
-        series = store.series()
-        jobs = [(sid, name, series.get(sid, ())) for sid, name in store.site_names()]
-        payloads = _analyse_all(jobs, cfg.change, last)
-        store.cache_statuses(basis, [(job[0], p) for job, p in zip(jobs, payloads, strict=True)])
-        cached = payloads
-    return [_from_payload(p) for p in cached]
+    if cached is not None:
+        return [_from_payload(p) for p in cached]
+    series = store.series()
+    jobs = [(sid, name, series.get(sid, ())) for sid, name in store.site_names()]
+    statuses, payloads = _analyse_all(jobs, cfg.change, last)
+    store.cache_statuses(basis, [(job[0], p) for job, p in zip(jobs, payloads, strict=True)])
+    return statuses
 
 
-#: Registries at least this big are analysed on every core (a fork costs ~20 ms).
+#: Registries at least this big are analysed on every core (a fork costs ~10 ms).
 PARALLEL_SITES = 2000
 
 
-def _analyse_chunk(args) -> list[str]:
-    jobs, change, last = args
+def _analyse_chunk(jobs: list, change, last: int) -> list[SiteStatus]:
     return [
-        _to_payload(analyse(sid, name, [YearPoint(*v) for v in rows], change, last))
-        for sid, name, rows in jobs
+        analyse(sid, name, [YearPoint(*v) for v in rows], change, last) for sid, name, rows in jobs
     ]
 
 
-def _analyse_all(jobs: list, change, last: int) -> list[str]:
-    """The analyses' payloads, in ``jobs`` order: forked workers for a big registry (the
-    analysis is pure Python, ~0.2 ms a site), this process otherwise."""
-    import multiprocessing
+def _analyse_all(jobs: list, change, last: int) -> tuple[list[SiteStatus], list[str]]:
+    """The analyses and their payloads, in ``jobs`` order. A big registry is split over the
+    cores: this process analyses the first share while forked children (which inherit the
+    series, nothing is pickled) send theirs back as payload lines; a child that fails has its
+    share analysed here."""
     import os
     import sys
+    import threading
 
     workers = min(os.cpu_count() or 1, 8)
-    if len(jobs) < PARALLEL_SITES or workers < 2 or sys.platform != "linux":
-        return _analyse_chunk((jobs, change, last))
+    # fork only a single-threaded process: a child must not inherit a lock held elsewhere
+    forkable = sys.platform == "linux" and threading.active_count() == 1
+    if len(jobs) < PARALLEL_SITES or workers < 2 or not forkable:
+        statuses = _analyse_chunk(jobs, change, last)
+        return statuses, [_to_payload(s) for s in statuses]
     step = -(-len(jobs) // workers)
-    chunks = [(jobs[i : i + step], change, last) for i in range(0, len(jobs), step)]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        return [p for part in pool.map(_analyse_chunk, chunks) for p in part]
+    shares = [jobs[i : i + step] for i in range(0, len(jobs), step)]
+    children = [_fork_share(share, change, last) for share in shares[1:]]
+    statuses = _analyse_chunk(shares[0], change, last)
+    payloads = [_to_payload(s) for s in statuses]
+    for share, child in zip(shares[1:], children, strict=True):
+        lines = _collect(child)
+        if lines is None or len(lines) != len(share):
+            theirs = _analyse_chunk(share, change, last)
+            lines = [_to_payload(s) for s in theirs]
+        else:
+            theirs = [_from_payload(line) for line in lines]
+        statuses += theirs
+        payloads += lines
+    return statuses, payloads
+
+
+def _fork_share(share: list, change, last: int) -> tuple[int, int] | None:
+    """A forked child analysing ``share``; (pid, read end of its pipe), None if no fork."""
+    import os
+
+    try:
+        read, write = os.pipe()
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:  # the child: analyse, write, leave without running any cleanup
+        code = 1
+        try:
+            os.close(read)
+            data = "\n".join(_to_payload(s) for s in _analyse_chunk(share, change, last))
+            with os.fdopen(write, "wb") as out:
+                out.write(data.encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    return pid, read
+
+
+def _collect(child: tuple[int, int] | None) -> list[str] | None:
+    """A child's payload lines, None if it failed."""
+    import os
+
+    if child is None:
+        return None
+    pid, read = child
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        return None
+    return data.decode().split("\n") if data else []
 
 
 def candidates(cfg: Config, store: Store, statuses: list[SiteStatus]) -> dict[str, Candidate]:
