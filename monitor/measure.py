@@ -100,6 +100,7 @@ def measure_site_year(
         site_id=site_id,
         year=comp.year,
         mined_area_ha=area,
+        detected_area_ha=area,
         mine_fraction=(area / (n_site * comp.pixel_area_ha)) if enough and n_site else None,
         clear_observations=clear_obs,
         valid_fraction=valid_fraction,

@@ -68,7 +68,9 @@ class SiteYear:
     year: int
     """Year."""
     mined_area_ha: float | None
-    """Detected mine area inside the site; None when the year had too few clear observations."""
+    """Mine area inside the site after the temporal filter (:mod:`monitor.temporal`; the
+    detected area until the run's last pass); None when the year had too few clear
+    observations."""
     mine_fraction: float | None
     """Mined share of the site's area."""
     clear_observations: float
@@ -114,3 +116,6 @@ class SiteYear:
     """UTC timestamp of the computation."""
     run_id: int | None = None
     """Run that wrote the row."""
+    detected_area_ha: float | None = None
+    """Mine area the model detected inside the site this year, before the temporal filter
+    (None: as ``mined_area_ha``)."""

@@ -4,8 +4,9 @@ The plan groups the site-years still to do by imagery (:mod:`monitor.plan`); eac
 loaded, composited and classified once and measured site by site (:mod:`monitor.work`), on
 local threads or on a Dask cluster; only this, the coordinating process, writes the store, one
 transaction per site-year, so a run killed at any moment leaves no half-written row and the
-next run picks up where it stopped. Last, the footprint NDVI of every touched site is computed
-over its union of footprints from the stored NDVI rasters (no imagery is read again).
+next run picks up where it stopped. Last, every touched site's areas are filtered over its
+years (:mod:`monitor.temporal`) and its footprint NDVI is computed over its union of footprints
+from the stored NDVI rasters (no imagery is read again).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from monitor.plan import plan_run
 from monitor.queries import open_store
 from monitor.season import resolve_seasons
 from monitor.store import StoreLock
+from monitor.temporal import FILTER_VERSION, filtered_areas
 from monitor.work import execute
 
 __all__ = ["RunSummary", "run", "check_years", "composite_to_cog", "FIRST_S2_YEAR"]
@@ -146,10 +148,29 @@ def _execute_and_store(cfg, store, tasks, summary: RunSummary, scheduler, progre
         summary.failed += list(res.failures)
         if progress:
             progress(summary.done + len(summary.failed), total)
+    if store.get_meta("temporal_filter") != str(FILTER_VERSION):
+        # a store whose areas were filtered otherwise, or never: every site once
+        touched.update(site_id for site_id, _ in store.site_names())
+    _post_pass(store, sorted(touched))
+    store.set_meta("temporal_filter", str(FILTER_VERSION))
+
+
+def _post_pass(store, site_ids: list[str]) -> None:
+    """What needs a site's other years: the temporal filter of its areas, then the NDVI of
+    its union of footprints (both from the stored footprints and rasters, no imagery)."""
+    geometries = {s.site_id: s.geometry for s in store.sites(site_ids)} if site_ids else {}
+    store.update_areas_of(
+        {
+            site_id: filtered_areas(
+                geometries[site_id], store.site_years(site_id), store.footprints(site_id)
+            )
+            for site_id in site_ids
+        }
+    )
     store.update_ndvi_of(
         {
             site_id: union_ndvi(store.site_years(site_id, grids=True), store.footprints(site_id))
-            for site_id in sorted(touched)
+            for site_id in site_ids
         }
     )
 

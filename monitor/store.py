@@ -36,7 +36,7 @@ __all__ = [
     "geometry_from_blob",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Columns each schema version added (a store of an older version is upgraded in place).
 _MIGRATIONS = {
     2: [
@@ -49,6 +49,12 @@ _MIGRATIONS = {
         "ALTER TABLE site_years ADD COLUMN geometry_hash TEXT",
         "ALTER TABLE site_years ADD COLUMN season TEXT",
         "ALTER TABLE site_years ADD COLUMN ring_valid_fraction REAL",
+    ],
+    # the temporal filter: the detected area kept beside the filtered one (the areas stored
+    # so far were all detected, none filtered)
+    3: [
+        "ALTER TABLE site_years ADD COLUMN detected_area_ha REAL",
+        "UPDATE site_years SET detected_area_ha = mined_area_ha",
     ],
 }
 _GPKG_APP_ID = 0x47504B47
@@ -112,7 +118,7 @@ CREATE TABLE IF NOT EXISTS site_years (
   params_key TEXT,
   items_used TEXT, items_skipped TEXT, processing_baselines TEXT, computed_at TEXT, run_id INTEGER,
   water_fraction REAL, ndvi_grid BLOB, ndvi_grid_meta TEXT, geometry_hash TEXT, season TEXT,
-  ring_valid_fraction REAL, UNIQUE(site_id, year));
+  ring_valid_fraction REAL, detected_area_ha REAL, UNIQUE(site_id, year));
 CREATE TABLE IF NOT EXISTS ring_patches (
   fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON, site_id TEXT NOT NULL,
   year INTEGER NOT NULL, area_ha REAL, probability REAL);
@@ -407,6 +413,8 @@ class Store:
     def _write_row(c: sqlite3.Connection, row: SiteYear) -> None:
         values = [_encode(f, getattr(row, f)) for f in _ROW_FIELDS]
         values[_ROW_FIELDS.index("computed_at")] = row.computed_at or now()
+        if row.detected_area_ha is None:
+            values[_ROW_FIELDS.index("detected_area_ha")] = row.mined_area_ha
         c.execute(
             f"INSERT OR REPLACE INTO site_years ({', '.join(_ROW_COLUMNS)})"
             f" VALUES ({', '.join('?' * len(_ROW_COLUMNS))})",
@@ -448,6 +456,22 @@ class Store:
                     (fp, sur, site_id, year)
                     for site_id, values in per_site.items()
                     for year, (fp, sur) in values.items()
+                ],
+            )
+            self.bump(c)
+
+    def update_areas_of(self, per_site: dict[str, dict[int, tuple]]) -> None:
+        """Set the mined area and fraction of the sites' years after the temporal filter,
+        {site: {year: (area ha, fraction)}}, in one transaction."""
+        if not per_site:
+            return
+        with self.transaction() as c:
+            c.executemany(
+                "UPDATE site_years SET mined_area_ha=?, mine_fraction=? WHERE site_id=? AND year=?",
+                [
+                    (area, fraction, site_id, year)
+                    for site_id, values in per_site.items()
+                    for year, (area, fraction) in values.items()
                 ],
             )
             self.bump(c)
@@ -672,6 +696,7 @@ _ROW_FIELDS = (
     "ring_valid_fraction",
     "computed_at",
     "run_id",
+    "detected_area_ha",
 )
 _COLUMN_OF = {"baselines": "processing_baselines"}
 _ROW_COLUMNS = tuple(_COLUMN_OF.get(f, f) for f in _ROW_FIELDS)

@@ -154,3 +154,17 @@ def test_missing_crs_csv_points_and_bad_fields(tmp_path):
     assert rep.sites[0].geometry.geom_type == "Polygon"
     with pytest.raises(SiteError, match="no field 'code'"):
         read_sites(csv, id_field="code")
+
+
+def test_a_version_2_store_keeps_its_areas_as_detected(tmp_path):
+    path = tmp_path / "h.gpkg"
+    with Store(path) as s:
+        s.upsert_sites([SiteRecord("A", "Alpha", box(29, -26, 29.01, -25.99))])
+        s.put_site_year(site_year(area=7.5))
+    with sqlite3.connect(path) as c:  # the store as version 2 wrote it
+        c.execute("ALTER TABLE site_years DROP COLUMN detected_area_ha")
+        c.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+    with Store(path) as s:
+        (row,) = s.site_years("A")
+        assert s.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert row.mined_area_ha == row.detected_area_ha == 7.5
