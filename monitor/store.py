@@ -447,31 +447,24 @@ class Store:
     ) -> None:
         """Set the footprint and surroundings NDVI of the sites' years, {site: {year: (footprint,
         surroundings)}}, in one transaction."""
-        if not per_site:
-            return
-        with self.transaction() as c:
-            c.executemany(
-                "UPDATE site_years SET ndvi=?, ndvi_surroundings=? WHERE site_id=? AND year=?",
-                [
-                    (fp, sur, site_id, year)
-                    for site_id, values in per_site.items()
-                    for year, (fp, sur) in values.items()
-                ],
-            )
-            self.bump(c)
+        self._update_years(("ndvi", "ndvi_surroundings"), per_site)
 
     def update_areas_of(self, per_site: dict[str, dict[int, tuple]]) -> None:
         """Set the mined area and fraction of the sites' years after the temporal filter,
         {site: {year: (area ha, fraction)}}, in one transaction."""
+        self._update_years(("mined_area_ha", "mine_fraction"), per_site)
+
+    def _update_years(self, columns: tuple[str, ...], per_site: dict[str, dict[int, tuple]]):
         if not per_site:
             return
+        assigned = ", ".join(f"{name}=?" for name in columns)
         with self.transaction() as c:
             c.executemany(
-                "UPDATE site_years SET mined_area_ha=?, mine_fraction=? WHERE site_id=? AND year=?",
+                f"UPDATE site_years SET {assigned} WHERE site_id=? AND year=?",
                 [
-                    (area, fraction, site_id, year)
-                    for site_id, values in per_site.items()
-                    for year, (area, fraction) in values.items()
+                    (*values, site_id, year)
+                    for site_id, by_year in per_site.items()
+                    for year, values in by_year.items()
                 ],
             )
             self.bump(c)
