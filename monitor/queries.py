@@ -69,10 +69,6 @@ def history_records(rows: list[SiteYear]) -> list[dict]:
             "clear_observations": _r(r.clear_observations, 1),
             "ndvi": _r(r.ndvi),
             "model_version": r.model_version,
-            # beyond the contract: the area before the temporal filter
-            "detected_area_ha": _r(
-                r.detected_area_ha if r.detected_area_ha is not None else r.mined_area_ha, 2
-            ),
         }
         for r in rows
     ]

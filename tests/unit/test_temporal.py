@@ -92,8 +92,4 @@ def test_the_run_stores_filtered_areas_beside_the_detected_ones(tmp_path):
         assert store.footprints("A")[2021].equals(blip)  # the layer keeps what was detected
         assert [r.detected_area_ha for r in rows] == [0.0, blip_ha, 0.0]
     assert [r.mined_area_ha for r in rows] == [0.0, 0.0, 0.0]
-    assert [rec["detected_area_ha"] for rec in history_records(rows)] == [
-        0.0,
-        round(blip_ha, 2),
-        0.0,
-    ]
+    assert [rec["mined_area_ha"] for rec in history_records(rows)] == [0.0, 0.0, 0.0]
