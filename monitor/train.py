@@ -97,8 +97,8 @@ class TrainSettings:
     real_negatives: bool = False
     """Add the BigEarthNet example patches (real L2A, no mines) as background."""
     augment: float = 0.35
-    """Strength of the radiometric augmentation: 1 spans sensors and continents (the shipped
-    model, trained for regions it never saw); the default keeps one region's fine spectra."""
+    """Strength of the radiometric augmentation: 1 spans sensors and continents; the default
+    (the shipped model's) keeps the fine spectra that one region's labels teach."""
     pixel_widths: tuple[int, ...] = (16,)
     """Widths of the per-pixel (10 m) branch's 1x1 layers: wider costs inference speed."""
 
