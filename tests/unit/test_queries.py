@@ -1,6 +1,7 @@
 """The status analysis over a big registry: split over forked children, same answer."""
 
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -34,6 +35,8 @@ def test_forked_shares_give_the_serial_answer_in_order(monkeypatch):
     jobs = _jobs(41)
     monkeypatch.setattr(queries, "PARALLEL_SITES", 2)
     monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    # threads that earlier tests left idle would keep it from forking (the CLI has none)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
     forked = []
     real_fork = queries._fork_share
     monkeypatch.setattr(queries, "_fork_share", lambda *a: forked.append(1) or real_fork(*a))
@@ -49,6 +52,7 @@ def test_a_share_whose_child_cannot_start_is_analysed_here(monkeypatch):
     jobs = _jobs(9)
     monkeypatch.setattr(queries, "PARALLEL_SITES", 2)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
 
     refused = []
 
