@@ -148,11 +148,12 @@ def _execute_and_store(cfg, store, tasks, summary: RunSummary, scheduler, progre
         summary.failed += list(res.failures)
         if progress:
             progress(summary.done + len(summary.failed), total)
-    if store.get_meta("temporal_filter") != str(FILTER_VERSION):
-        # a store whose areas were filtered otherwise, or never: every site once
+    refilter = store.get_meta("temporal_filter") != str(FILTER_VERSION)
+    if refilter:  # a store whose areas were filtered otherwise, or never: every site once
         touched.update(site_id for site_id, _ in store.site_names())
     _post_pass(store, sorted(touched))
-    store.set_meta("temporal_filter", str(FILTER_VERSION))
+    if refilter:
+        store.set_meta("temporal_filter", str(FILTER_VERSION))
 
 
 def _post_pass(store, site_ids: list[str]) -> None:
