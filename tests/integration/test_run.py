@@ -162,3 +162,17 @@ def test_sites_loaded_alone_give_the_rows_of_their_group(tiny_demo, tmp_path, re
                 assert a == pytest.approx(b, rel=1e-3, abs=1e-3), (mine, ours)
             else:
                 assert a == b, (mine, ours)
+
+
+def test_a_store_never_filtered_is_filtered_whole_by_a_run_with_nothing_to_do(
+    tiny_demo, tmp_path, reference
+):
+    cfg = make_config(tiny_demo, tmp_path, "refilter")
+    assert cli(cfg, "run", *SUBSET).returncode == 0
+    store = tmp_path / "refilter.gpkg"
+    with sqlite3.connect(store) as c:  # areas that no filter of this version wrote
+        c.execute("UPDATE site_years SET mined_area_ha = detected_area_ha + 1")
+        c.execute("DELETE FROM meta WHERE key = 'temporal_filter'")
+    proc = cli(cfg, "run", *SUBSET)
+    assert proc.returncode == 0 and " 0 site-year(s) done" in proc.stdout, proc.stdout
+    assert contents(store) == reference
