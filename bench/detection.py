@@ -7,7 +7,7 @@ Builds each (seed, biome) demo world once (kept in the workdir), then, for every
 `monitor evaluate` (the library call) of the model against that world's reference mask: kappa,
 producer's and user's accuracy of the FCN, of the learned baseline beside it and of the index
 rule. Then the share of the BigEarthNet real patches (no mines) the model flags. The shipped
-model was trained on seed 0 of savanna, rainforest and temperate: any other seed, and the arid
+model was trained on seed 0 of savanna, rainforest and arid: any other seed, and the temperate
 biome, are held out. Prints the figures; asserts nothing.
 """
 
