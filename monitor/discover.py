@@ -5,8 +5,9 @@ patches the FCN finds there, outside the concession (``ring_patches``). Discover
 imagery: patches within ``--ring-km`` of a site and outside every registered concession are
 merged year by year, grouped across years into candidate mines (patches that touch, within
 50 m, are one mine), and each candidate's yearly area goes through the same change analysis
-as a site. One-year blobs stay out by persistence (k of n years), the minimum mapping unit
-and the model's confidence. A candidate keeps its id across runs: a new grouping that
+as a site. One-year blobs stay out by persistence (k detections of at least
+``change.min_area_ha`` within k + 1 consecutive years), the minimum mapping unit and the
+model's confidence. A candidate keeps its id across runs: a new grouping that
 overlaps a known candidate takes its id.
 
 Candidates are kept in the store (``discoveries`` layer, ``discovery_years``) and exported
@@ -159,6 +160,14 @@ def _find(cfg: Config, store: Store, sites, ring_km: float, years: range | None)
     return sorted(out, key=lambda d: (-d.confidence, -max(d.areas.values()), d.candidate_id))
 
 
+def _persistent(areas: dict[int, float], k: int, min_ha: float) -> bool:
+    """At least ``k`` years of ``min_ha`` or more within some ``k + 1`` consecutive years: the
+    k-of-n rule (as AMW's). Detections years apart are flickers of the land, not a mine; one
+    missed year inside a mine (a cloudy ring) is not a break."""
+    years = sorted(y for y, a in areas.items() if a >= min_ha)
+    return any(years[i + k - 1] - years[i] <= k for i in range(len(years) - k + 1))
+
+
 def _candidate(cfg, members, local, crs, scanned, sites, known) -> Discovery | None:
     yearly: dict[int, list] = {}
     for (year, geom, _area, prob, _), loc in zip(members, local, strict=True):
@@ -166,10 +175,10 @@ def _candidate(cfg, members, local, crs, scanned, sites, known) -> Discovery | N
     areas_local = {y: shapely.unary_union([v[1] for v in vs]) for y, vs in yearly.items()}
     areas = {y: g.area / 1e4 for y, g in areas_local.items()}
     best_prob = max(float(np.mean([v[2] for v in vs])) for vs in yearly.values())
-    detected = sorted(areas)
-    if len(detected) < cfg.discovery.persistence or best_prob < cfg.discovery.min_probability:
+    persistent = _persistent(areas, cfg.discovery.persistence, cfg.change.min_area_ha)
+    if not persistent or best_prob < cfg.discovery.min_probability:
         return None
-    first = detected[0]
+    first = min(areas)
     for y in scanned:  # a scanned year without a patch is a 0, a year never scanned a gap
         if y >= first - 1 and y not in areas:
             areas[y] = 0.0

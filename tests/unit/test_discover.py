@@ -91,3 +91,20 @@ def test_an_empty_export_says_which_step_is_missing(tmp_path):
     with pytest.raises(MonitorError, match=r"run `monitor discover`"):
         export(cfg, "discoveries", "geojson", tmp_path / "d.geojson")
     assert not (tmp_path / "d.geojson").exists()
+
+
+def test_detections_years_apart_are_no_candidate_and_a_missed_year_is_no_break(tmp_path):
+    cfg_path = tmp_path / "config.yaml"
+    cfg_path.write_text("sites: null\nstore: d.gpkg\nyears: {first: 2016, last: 2022}\n")
+    cfg = load_config(cfg_path)
+    flicker = box(29.004, -25.985, 29.0065, -25.9825)  # ~7 ha, seen in 2016 and 2020 only
+    mine = MINE[2]  # seen in 2017, missed in 2018 (a cloudy ring), seen again in 2019
+    seen = {2016: [flicker], 2017: [mine], 2019: [mine], 2020: [flicker]}
+    with Store(cfg.store) as store:
+        store.upsert_sites([SiteRecord("S1", "site one", SITE)])
+        for year in range(2016, 2023):
+            patches = tuple((g, 5.0, 0.9) for g in seen.get(year, []))
+            store.put_site_year(_row(year, patches))
+    found = discover(cfg)
+    assert [d.as_json()["first_year"] for d in found] == [2017]
+    assert found[0].footprint.intersects(mine)
