@@ -10,7 +10,8 @@ truth. Seasons are left to the tool (`auto_season`), as a user's would be. Per b
 
 - sites: share with the right status; opening year within ±1 (sites that opened inside the
   record); mined-area MAPE over site-years with >= 5 ha of truth; share of no-mine site-years
-  (truth 0 ha) with a mine reported;
+  (truth 0 ha) with a mine reported; the detected footprints' IoU with the reference masks
+  inside the concessions, yearly and of the newly mined pixels (change-aware);
 - discovery: share of unregistered mines found (a candidate overlapping the mine's footprint),
   first year within ±1 of the mine's first visible year, false candidates (overlapping no mine
   in any year) per 25 km² scanned (rings inside the imaged area, minus the concessions);
@@ -137,6 +138,35 @@ def truth_masks(root: Path, truth: dict):
     return np.stack(masks), transform, crs
 
 
+def footprint_iou(root: Path, truth: dict) -> dict:
+    """Detected footprints (the `footprints` layer) against the reference masks, inside each
+    concession, pooled over site-years (intersection over union of the summed pixels): of the
+    yearly footprints, and of the pixels newly mined since the year before (a change-aware
+    temporal IoU in the spirit of EuroMineNet's: it scores when, not only where)."""
+    from monitor.store import Store
+
+    masks, transform, crs = truth_masks(root, truth)
+    years = truth_years(truth)
+    with Store(root / "run.gpkg") as store:
+        sites = {s.site_id: s.geometry for s in store.sites()}
+        feet = {sid: store.footprints(sid) for sid in sites}
+    sums = {"inter": 0, "union": 0, "new_inter": 0, "new_union": 0}
+    for sid, geom in sites.items():
+        inside = ~geometry_mask([to_crs(geom, 4326, crs)], masks.shape[1:], transform)
+        tool = np.zeros(masks.shape, bool)
+        for k, year in enumerate(years):
+            g = feet[sid].get(year)
+            if g is not None and not g.is_empty:
+                tool[k] = ~geometry_mask([to_crs(g, 4326, crs)], masks.shape[1:], transform)
+        ref, got = masks & inside, tool & inside
+        sums["inter"] += int((ref & got).sum())
+        sums["union"] += int((ref | got).sum())
+        new_ref, new_got = ref[1:] & ~ref[:-1], got[1:] & ~got[:-1]
+        sums["new_inter"] += int((new_ref & new_got).sum())
+        sums["new_union"] += int((new_ref | new_got).sum())
+    return sums
+
+
 def score_discoveries(root: Path, truth: dict, candidates: list[dict], sites_geojson: Path):
     masks, transform, crs = truth_masks(root, truth)
     years = truth_years(truth)
@@ -203,6 +233,7 @@ def run_world(root: Path, model: Path | None, detected: bool = False) -> dict:
     return {
         **score_sites(truth, status, hist),
         "discovery": score_discoveries(root, truth, candidates, root / "sites.geojson"),
+        "iou": footprint_iou(root, truth),
         "run_s": t1 - t0,
         "discover_s": t2 - t1,
         **({"detected": detected_scores(root, truth)} if detected else {}),
@@ -228,6 +259,12 @@ def report(biome: str, results: list[dict]) -> None:
     print(f"  opening year ±1          {pct(*op)}")
     print(f"  mined-area MAPE (>=5 ha) {mape}")
     print(f"  no-mine years w/ mine    {pct(*fp)}")
+    iou = {k: sum(r["iou"][k] for r in results) for k in results[0]["iou"]}
+    print(
+        "  footprint IoU (detected) "
+        f"{iou['inter'] / max(1, iou['union']):.2f} yearly, "
+        f"{iou['new_inter'] / max(1, iou['new_union']):.2f} of the newly mined pixels"
+    )
     print(f"  unregistered found       {pct(d['found'], d['mines'])}")
     print(f"  ... first year ±1        {pct(d['first_ok'], d['found'])}")
     rate = 25 * d["false"] / d["km2"] if d["km2"] else float("nan")
