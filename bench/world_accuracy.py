@@ -111,10 +111,9 @@ def detected_scores(root: Path, truth: dict) -> dict:
         by_site[r.site_id].append(r)
     status, hist = {}, []
     for sid, rs in by_site.items():
-        areas = [r.mined_area_ha if r.detected_area_ha is None else r.detected_area_ha for r in rs]
         points = [
-            YearPoint(r.year, a, r.ndvi, r.ndvi_surroundings, r.water_fraction)
-            for r, a in zip(rs, areas, strict=True)
+            YearPoint(r.year, r.area_as_detected, r.ndvi, r.ndvi_surroundings, r.water_fraction)
+            for r in rs
         ]
         found = analyse(sid, names.get(sid, sid), points, cfg.change, cfg.year_range[1])
         status[sid] = found.as_json()

@@ -119,3 +119,9 @@ class SiteYear:
     detected_area_ha: float | None = None
     """Mine area the model detected inside the site this year, before the temporal filter
     (None: as ``mined_area_ha``)."""
+
+    @property
+    def area_as_detected(self) -> float | None:
+        """The area before the temporal filter (a row made before the filter ran, or by
+        hand, has only ``mined_area_ha``)."""
+        return self.mined_area_ha if self.detected_area_ha is None else self.detected_area_ha

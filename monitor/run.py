@@ -158,22 +158,16 @@ def _execute_and_store(cfg, store, tasks, summary: RunSummary, scheduler, progre
 
 def _post_pass(store, site_ids: list[str]) -> None:
     """What needs a site's other years: the temporal filter of its areas, then the NDVI of
-    its union of footprints (both from the stored footprints and rasters, no imagery)."""
+    its union of footprints (both from the stored footprints and rasters, no imagery; the
+    filter changes no year's validity, so one read of each site serves both)."""
     geometries = {s.site_id: s.geometry for s in store.sites(site_ids)} if site_ids else {}
-    store.update_areas_of(
-        {
-            site_id: filtered_areas(
-                geometries[site_id], store.site_years(site_id), store.footprints(site_id)
-            )
-            for site_id in site_ids
-        }
-    )
-    store.update_ndvi_of(
-        {
-            site_id: union_ndvi(store.site_years(site_id, grids=True), store.footprints(site_id))
-            for site_id in site_ids
-        }
-    )
+    areas, ndvi = {}, {}
+    for site_id in site_ids:
+        rows, feet = store.site_years(site_id, grids=True), store.footprints(site_id)
+        areas[site_id] = filtered_areas(geometries[site_id], rows, feet)
+        ndvi[site_id] = union_ndvi(rows, feet)
+    store.update_areas_of(areas)
+    store.update_ndvi_of(ndvi)
 
 
 def composite_to_cog(cfg: Config, site_id: str, year: int, out: Path, threads: int = 2):

@@ -413,8 +413,7 @@ class Store:
     def _write_row(c: sqlite3.Connection, row: SiteYear) -> None:
         values = [_encode(f, getattr(row, f)) for f in _ROW_FIELDS]
         values[_ROW_FIELDS.index("computed_at")] = row.computed_at or now()
-        if row.detected_area_ha is None:
-            values[_ROW_FIELDS.index("detected_area_ha")] = row.mined_area_ha
+        values[_ROW_FIELDS.index("detected_area_ha")] = row.area_as_detected
         c.execute(
             f"INSERT OR REPLACE INTO site_years ({', '.join(_ROW_COLUMNS)})"
             f" VALUES ({', '.join('?' * len(_ROW_COLUMNS))})",

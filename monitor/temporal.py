@@ -44,10 +44,7 @@ def filtered_areas(geometry, rows: list[SiteYear], footprints: dict) -> dict[int
     """{year: (mined area ha, mine fraction)} of the site's valid years after the filter. A
     year the filter does not change keeps its detected area exactly; a changed year moves by
     the pixels the filter added or removed."""
-    detected_of = {
-        r.year: r.detected_area_ha if r.detected_area_ha is not None else r.mined_area_ha
-        for r in rows
-    }
+    detected_of = {r.year: r.area_as_detected for r in rows}
     valid = sorted(y for y, a in detected_of.items() if a is not None)
     if not valid:
         return {}
