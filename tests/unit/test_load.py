@@ -61,3 +61,16 @@ def test_an_asset_off_the_lattice_is_warped(tmp_path):
     items = [_item(tmp_path, 0, rng)]
     geobox = GeoBox((50, 50), Affine(10, 0, X0 + 5, 0, -10, Y1), f"EPSG:{EPSG}")  # half a pixel
     assert load._shared_lattices(items, geobox) == {}
+
+
+@pytest.mark.parametrize("f", [2, 6])
+def test_repeating_a_coarse_band_equals_indexing_it(f):
+    rng = np.random.default_rng(f)
+    for r0 in range(f):
+        for c0 in range(f):
+            h, w = 23, 17  # not multiples of f: the last coarse pixels are cut
+            coarse = rng.integers(0, 9, (2, (r0 + h + f - 1) // f, (c0 + w + f - 1) // f))
+            target = np.zeros((2, h, w), coarse.dtype)
+            load._repeat_into(target, coarse, f, r0, c0)
+            rows, cols = (r0 + np.arange(h)) // f, (c0 + np.arange(w)) // f
+            np.testing.assert_array_equal(target, coarse[:, rows][:, :, cols])
