@@ -234,6 +234,21 @@ def build_fcn(
     return keras.Model(inp, out, name="mine_fcn")
 
 
+def _data_span(has_data: np.ndarray) -> tuple[slice, slice]:
+    """Rows and columns of the smallest window holding every pixel with data plus the
+    network's context around it, its start on the 64-px lattice the tiles use (the same
+    pooling phase as the whole image: the same numbers)."""
+    rows, cols = np.flatnonzero(has_data.any(axis=1)), np.flatnonzero(has_data.any(axis=0))
+    if not rows.size:
+        return slice(0, 0), slice(0, 0)
+    h, w = has_data.shape
+
+    def span(first: int, last: int, n: int) -> slice:
+        return slice(max(0, first - _HALO) // 64 * 64, min(n, last + 1 + _HALO))
+
+    return span(rows[0], rows[-1], h), span(cols[0], cols[-1], w)
+
+
 def _tiles(n: int, tile: int) -> tuple[list[tuple[int, int]], int]:
     """Split ``n`` pixels into equal tiles of at most ~``tile`` (multiples of 64, as the
     network needs multiples of 8), and the padded side of every block read for them (the
@@ -274,8 +289,18 @@ class MineModel:
         return self.meta.threshold
 
     def predict(self, reflectance: np.ndarray, tile: int = 1024) -> np.ndarray:
-        """Mine probability (H, W) float32 for a (12, H, W) reflectance composite."""
+        """Mine probability (H, W) float32 for a (12, H, W) reflectance composite. Margins
+        with no data (NaN in every band) farther than the network's context from any data
+        are not run and stay 0: a group reaching past its scenes' edge pays only for what
+        they cover."""
         reflectance = np.asarray(reflectance, np.float32)
+        out = np.zeros(reflectance.shape[1:], np.float32)
+        rows, cols = _data_span(~np.isnan(reflectance).all(axis=0))
+        if rows.stop > rows.start and cols.stop > cols.start:
+            out[rows, cols] = self._predict_tiled(reflectance[:, rows, cols], tile)
+        return out
+
+    def _predict_tiled(self, reflectance: np.ndarray, tile: int) -> np.ndarray:
         _, h, w = reflectance.shape
         out = np.zeros((h, w), np.float32)
         (rows, th), (cols, tw) = _tiles(h, tile), _tiles(w, tile)

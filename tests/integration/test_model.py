@@ -46,6 +46,21 @@ def test_a_crop_on_the_network_lattice_sees_what_the_whole_saw():
     )
 
 
+def test_margins_without_data_are_not_run_and_the_data_sees_the_same():
+    model = load_model(None)
+    refl = np.full((12, 256, 320), np.nan, np.float32)
+    refl[:, 130:230, 70:190] = np.random.default_rng(4).uniform(0.02, 0.4, (12, 100, 120))
+    fast, whole = model.predict(refl), model._predict_tiled(refl, 1024)
+    np.testing.assert_allclose(fast[130:230, 70:190], whole[130:230, 70:190], rtol=0, atol=1e-4)
+    assert not fast[:64].any() and not fast[:, 256:].any()  # beyond the context: not run
+
+    def never(_):
+        raise AssertionError("the network ran on an image without data")
+
+    model._infer = never
+    assert not model.predict(np.full((12, 64, 64), np.nan, np.float32)).any()
+
+
 def test_shipped_model_and_its_metadata():
     model = load_model(None)
     meta = json.loads(metadata_path(SHIPPED_MODEL).read_text())
