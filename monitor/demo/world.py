@@ -51,6 +51,11 @@ _VARIANTS = {
     ("tailings_dam", "savanna"): ("turbid", "green"),
     ("tailings_dam", "arid"): ("turbid", "green"),
 }
+#: Wet sand-and-gravel pits dug in every training region's floodplain, beside as many
+#: restored flooded pits (lakes now) and sand bars: sand and gravel are dug wet from rivers in
+#: every climate, and with both side by side the cue to learn is the working pit's pad and
+#: stockpiles, not "water with a sandy rim" (a model that learned the latter flags rivers).
+_FLOODPLAIN_PITS = 3
 #: (first-year area range, yearly growth range) in ha, by mine kind.
 _SIZES = {
     "benched_pit": ((5, 10), (1.5, 3.5)),
@@ -198,6 +203,9 @@ class World:
 
 
 def _new_mine(rng, biome: Biome, kind: str, mid: str, cx, cy, trajectory, years, training):
+    variants = _VARIANTS.get((kind, biome.name), ("coal",))
+    if kind == "floodplain_pit":
+        kind, variants = "quarry", ("wet",)
     first_year, last_year = years.start, years.stop - 1
     span = last_year - first_year
     if trajectory == "opening":
@@ -222,7 +230,6 @@ def _new_mine(rng, biome: Biome, kind: str, mid: str, cx, cy, trajectory, years,
     if training and stop is None:  # every mine of a training region is open by mid-record
         start = min(start, first_year + span // 2)
     (a0, a1), (r0, r1) = _SIZES[kind]
-    variants = _VARIANTS.get((kind, biome.name), ("coal",))
     return Mine(
         mine_id=mid,
         kind=kind,
@@ -340,8 +347,13 @@ def make_world(
             + ["unregistered", "town"]
         )
     n_mines = sum(r not in ("never_opened", "confuser", "look-alike", "town") for r in roles)
-    kinds = iter(_mine_kinds(rng, bio, n_mines))
-    look_alikes = itertools.cycle(rng.permutation(list(bio.confusers)))
+    kinds = _mine_kinds(rng, bio, n_mines)
+    confusers = list(bio.confusers)
+    if training:
+        kinds[-_FLOODPLAIN_PITS:] = ["floodplain_pit"] * _FLOODPLAIN_PITS
+        confusers += [c for c in ("pit_lake", "river_sand") if c not in confusers]
+    kinds = iter(kinds)
+    look_alikes = itertools.cycle(rng.permutation(confusers))
     mines: list[Mine] = []
     sites: list[dict] = []
     n_site = 0
