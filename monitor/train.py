@@ -698,8 +698,24 @@ def _provenance(cfg, labels_path, year, out, tiles, kinds, settings, test_split)
         "labelled_pixels_by_split": by_split,
         "settings": asdict(settings),
         "trained_on": dt.date.today().isoformat(),
-        "command": f"monitor train --labels {labels_path} --year {year} --out {out}",
+        "command": _command(labels_path, year, out, settings),
     }
+
+
+def _command(labels_path, year: int, out, settings: TrainSettings) -> str:
+    """The `monitor train` line that gives these settings (the options left at their
+    defaults left out), so the metadata says how to train the model again."""
+    default = TrainSettings()
+    line = f"monitor train --labels {labels_path} --year {year} --out {out}"
+    if settings.epochs != default.epochs:
+        line += f" --epochs {settings.epochs}"
+    if settings.seed != default.seed:
+        line += f" --seed {settings.seed}"
+    if settings.real_negatives:
+        line += " --real-negatives"
+    if settings.augment != default.augment:
+        line += f" --augment {settings.augment:g}"
+    return line
 
 
 def _is_demo_catalog(cfg: Config) -> bool:

@@ -151,3 +151,14 @@ def test_output_folder_is_made_and_checked_before_training(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(MonitorError, match="choose another --out"):
         writable_output(tmp_path / "file" / "m.keras")
+
+
+def test_the_recorded_command_trains_the_model_again():
+    from monitor.train import TrainSettings, _command
+
+    settings = TrainSettings(real_negatives=True, augment=1.0, seed=3)
+    assert _command("l.gpkg", 2021, "m.keras", settings) == (
+        "monitor train --labels l.gpkg --year 2021 --out m.keras --seed 3 --real-negatives "
+        "--augment 1"
+    )
+    assert _command("l.gpkg", 2021, "m.keras", TrainSettings()).endswith("--out m.keras")
