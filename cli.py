@@ -160,7 +160,7 @@ def needs_demo(func):
     type=click.IntRange(1, 4),
     default=1,
     show_default=True,
-    help="Labelled training regions per biome (the shipped model used 2).",
+    help="Labelled training regions per biome (the shipped model used 4).",
 )
 @pass_app
 def demo(
