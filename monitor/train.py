@@ -5,7 +5,9 @@ Method, and why:
 
 * **Regions, then blocks.** Labels are grouped into regions (labels within ~1 km of each other);
   each region gets one composite from the configured source, exactly as the annual run makes
-  them. Every region is cut into ~1 km blocks and whole blocks go to *train* (60 %),
+  them, in the region's own season chosen as a run chooses a site's (a rule by region, else
+  the months with most clear looks over it; labels that span climates are not all composited
+  in one region's dry season). Every region is cut into ~1 km blocks and whole blocks go to *train* (60 %),
   *validation* (20 %) or *test* (20 %), mine blocks and plain blocks apart so that each split
   holds mines; a mine's whole cluster follows its block, and a 120 m guard band between splits
   is left out of all three. A strip of the same tiles would put neighbours of the training
@@ -31,11 +33,12 @@ Method, and why:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +128,9 @@ class TrainingTile:
     """A real-imagery patch (not from the configured source)."""
     region: int = 0
     """Region of labels: the years of one region share its grid and its split."""
+    season: str = ""
+    """Its composite's season (months and how they were chosen, JSON), as a run records a
+    site's: labels that span climates are each composited in their own season."""
 
 
 @dataclass(frozen=True)
@@ -183,14 +189,23 @@ def collect_tiles(
     cache = cache_for(cfg)
     groups = _regions(labels)
     jobs = [(r, y) for r, rows in enumerate(groups) for y in sorted(set(labels.year.iloc[rows]))]
+    areas = [box(*labels.iloc[rows].total_bounds) for rows in groups]
+    seasons = _region_seasons(cfg, source, areas, sorted({int(y) for _, y in jobs}))
     tiles: list[TrainingTile] = []
     for k, (region, yr) in enumerate(jobs, 1):
         members = labels.iloc[groups[region]]
         x0, y0, x1, y1 = members.total_bounds
         members = members[members.year == yr]
         name = f"train_{x0:.4f}_{y0:.4f}"
+        season = seasons[int(yr)][region]
         comp, _ = cached_composite(
-            source, cache, name, box(x0, y0, x1, y1), int(yr), params, threads=cfg.compute.threads
+            source,
+            cache,
+            name,
+            areas[region],
+            int(yr),
+            replace(params, months=season.months),
+            threads=cfg.compute.threads,
         )
         if progress:
             progress(k, len(jobs))
@@ -213,6 +228,7 @@ def collect_tiles(
                 kind,
                 pixel_area_ha=comp.pixel_area_ha,
                 region=region,
+                season=season.as_json(),
             )
         )
     if not tiles:
@@ -222,6 +238,20 @@ def collect_tiles(
     if not any((t.y == 1).any() for t in tiles):
         raise MonitorError(f"{labels_path}: no `mine` label has imagery in {year}")
     return tiles, kinds
+
+
+def _region_seasons(cfg: Config, source, areas: list, years: list[int]) -> dict[int, list]:
+    """Per label year, each region's season, chosen as a run chooses a site's (a rule by
+    region, else the months with most clear looks over it, else the config's months)."""
+    from monitor.records import SiteRecord
+    from monitor.season import resolve_seasons
+
+    regions = [SiteRecord(f"region {k}", f"region {k}", a) for k, a in enumerate(areas)]
+    out = {}
+    for year in years:
+        chosen = resolve_seasons(cfg, regions, source, range(year - 2, year + 1))
+        out[year] = [chosen[r.site_id] for r in regions]
+    return out
 
 
 def _real_tiles(kinds: list[str], first_region: int) -> list[TrainingTile]:
@@ -697,6 +727,7 @@ def _provenance(cfg, labels_path, year, out, tiles, kinds, settings, test_split)
         ),
         "labelled_pixels_by_split": by_split,
         "settings": asdict(settings),
+        "seasons": {t.name: json.loads(t.season) for t in tiles if t.season},
         "trained_on": dt.date.today().isoformat(),
         "command": _command(labels_path, year, out, settings),
     }

@@ -171,3 +171,23 @@ def test_sites_in_both_hemispheres_get_their_own_season_recorded_and_shown(tmp_p
     res = write_report(cfg)
     pages = {p.stem: p.read_text() for p in res.pages}
     assert "11, 12, 1, 2, 3 (auto)" in pages["NORTH"] and "5, 6, 7, 8, 9 (auto)" in pages["SOUTH"]
+
+
+def test_training_regions_in_both_hemispheres_are_each_composited_in_their_own_season(tmp_path):
+    from shapely.geometry import box
+
+    from monitor.config import load_config
+    from monitor.train import _region_seasons
+
+    south, north = (29.0, -26.1, 29.1, -26.0), (-110.1, 30.0, -110.0, 30.1)
+    source = _ListSource(_items_at(south, {5, 6, 7, 8, 9}) + _items_at(north, {11, 12, 1, 2, 3}))
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text("sites: null\nstore: s.gpkg\ncomposite: {cache: null}\n")
+    areas = [box(29.02, -26.08, 29.03, -26.07), box(-110.08, 30.02, -110.07, 30.03)]
+    seasons = _region_seasons(load_config(cfg_path), source, areas, [2021])[2021]
+    assert [s.months for s in seasons] == [(5, 6, 7, 8, 9), (11, 12, 1, 2, 3)]
+    assert {s.how for s in seasons} == {"auto"}
+    off = tmp_path / "off.yaml"  # the config's one season for all, as the shipped model had
+    off.write_text("sites: null\nstore: s.gpkg\ncomposite: {cache: null, auto_season: false}\n")
+    fixed = _region_seasons(load_config(off), source, areas, [2021])[2021]
+    assert {(s.months, s.how) for s in fixed} == {((5, 6, 7, 8, 9), "default")}
