@@ -7,10 +7,10 @@ Method, and why:
   each region gets one composite from the configured source, exactly as the annual run makes
   them, in the region's own season chosen as a run chooses a site's (a rule by region, else
   the months with most clear looks over it; labels that span climates are not all composited
-  in one region's dry season). Every region is cut into ~1 km blocks and whole blocks go to *train* (60 %),
-  *validation* (20 %) or *test* (20 %), mine blocks and plain blocks apart so that each split
-  holds mines; a mine's whole cluster follows its block, and a 120 m guard band between splits
-  is left out of all three. A strip of the same tiles would put neighbours of the training
+  in one region's dry season). Every region is cut into ~1 km blocks and whole blocks go to
+  *train* (60 %), *validation* (20 %) or *test* (20 %), mine blocks and plain blocks apart so
+  that each split holds mines; a mine's whole cluster follows its block, and a 120 m guard
+  band between splits is left out of all three. A strip of the same tiles would put neighbours of the training
   pixels into the figures; blocks and clusters keep them apart.
 * **Negatives as deliberate as positives.** A batch draws patches centred on mines (each mine
   cluster alike, so small ones count), on each background *kind* alike (the labels' kind
