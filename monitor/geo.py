@@ -23,6 +23,7 @@ __all__ = [
     "union_grid",
     "polygon_mask",
     "mask_polygon",
+    "mask_window",
     "to_crs",
 ]
 
@@ -161,6 +162,15 @@ def polygon_mask(geometry, grid_shape: tuple[int, int], transform: Affine, crs: 
 
     local = to_crs(geometry, 4326, crs)
     return rasterio.features.geometry_mask([local], grid_shape, transform, invert=True)
+
+
+def mask_window(mask: np.ndarray) -> tuple[slice, slice]:
+    """Rows and columns of the smallest window holding every True pixel of a 2-D mask; empty
+    slices when there is none."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not rows.size:
+        return slice(0, 0), slice(0, 0)
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
 
 
 def mask_polygon(mask: np.ndarray, transform: Affine, crs: str):

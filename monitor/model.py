@@ -238,15 +238,16 @@ def _data_span(has_data: np.ndarray) -> tuple[slice, slice]:
     """Rows and columns of the smallest window holding every pixel with data plus the
     network's context around it, its start on the 64-px lattice the tiles use (the same
     pooling phase as the whole image: the same numbers)."""
-    rows, cols = np.flatnonzero(has_data.any(axis=1)), np.flatnonzero(has_data.any(axis=0))
-    if not rows.size:
-        return slice(0, 0), slice(0, 0)
-    h, w = has_data.shape
+    from monitor.geo import mask_window
 
-    def span(first: int, last: int, n: int) -> slice:
-        return slice(max(0, first - _HALO) // 64 * 64, min(n, last + 1 + _HALO))
+    rows, cols = mask_window(has_data)
+    if rows.stop == rows.start:
+        return rows, cols
 
-    return span(rows[0], rows[-1], h), span(cols[0], cols[-1], w)
+    def widened(s: slice, n: int) -> slice:
+        return slice(max(0, s.start - _HALO) // 64 * 64, min(n, s.stop + _HALO))
+
+    return widened(rows, has_data.shape[0]), widened(cols, has_data.shape[1])
 
 
 def _tiles(n: int, tile: int) -> tuple[list[tuple[int, int]], int]:

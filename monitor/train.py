@@ -10,8 +10,8 @@ Method, and why:
   in one region's dry season). Every region is cut into ~1 km blocks and whole blocks go to
   *train* (60 %), *validation* (20 %) or *test* (20 %), mine blocks and plain blocks apart so
   that each split holds mines; a mine's whole cluster follows its block, and a 120 m guard
-  band between splits is left out of all three. A strip of the same tiles would put neighbours of the training
-  pixels into the figures; blocks and clusters keep them apart.
+  band between splits is left out of all three. A strip of the same tiles would put
+  neighbours of the training pixels into the figures; blocks and clusters keep them apart.
 * **Negatives as deliberate as positives.** A batch draws patches centred on mines (each mine
   cluster alike, so small ones count), on each background *kind* alike (the labels' kind
   field: sand bar, town, clear-cut ...), and, from the first evaluation on, on the background
@@ -194,8 +194,8 @@ def collect_tiles(
     tiles: list[TrainingTile] = []
     for k, (region, yr) in enumerate(jobs, 1):
         members = labels.iloc[groups[region]]
-        x0, y0, x1, y1 = members.total_bounds
         members = members[members.year == yr]
+        x0, y0, _, _ = areas[region].bounds
         name = f"train_{x0:.4f}_{y0:.4f}"
         season = seasons[int(yr)][region]
         comp, _ = cached_composite(

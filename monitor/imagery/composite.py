@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from monitor.bands import HARMONIZE_BASELINE, HARMONIZE_OFFSET, SCALE, SCL_DROP
-from monitor.geo import Grid
+from monitor.geo import Grid, mask_window
 from monitor.imagery.load import LoadedScenes, SceneStack, load_scenes
 from monitor.imagery.source import ItemSource, SeasonQuery, item_baseline
 from monitor.params import CompositeParams
@@ -162,13 +162,8 @@ def _data_window(dn: np.ndarray) -> tuple[int, int, slice]:
     """First and last+1 row, and the columns, of the smallest window holding every pixel that
     some look has data for: outside it every pixel is NaN with no clear look, nothing to fuse
     (a group reaching past its scenes' edge, a ring beyond the imagery)."""
-    if not len(dn):
-        return 0, 0, slice(0, 0)
-    has = (dn[:, 0] > 0).any(axis=0)
-    rows, cols = np.flatnonzero(has.any(axis=1)), np.flatnonzero(has.any(axis=0))
-    if not rows.size:
-        return 0, 0, slice(0, 0)
-    return int(rows[0]), int(rows[-1]) + 1, slice(int(cols[0]), int(cols[-1]) + 1)
+    rows, cols = mask_window((dn[:, 0] > 0).any(axis=0))
+    return rows.start, rows.stop, cols
 
 
 def median_composite(
