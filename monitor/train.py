@@ -49,11 +49,18 @@ from monitor.bands import BANDS
 from monitor.baseline import FEATURES, baseline_path, fit_baseline, pixel_features
 from monitor.classify import mask_from_probability
 from monitor.config import Config
-from monitor.errors import MonitorError
+from monitor.errors import ModelError, MonitorError
 from monitor.imagery import cache_for, cached_composite, open_source
 from monitor.labels import LABEL_IGNORE, rasterize_kinds, rasterize_labels, read_labels
 from monitor.metrics import confusion, scores
-from monitor.model import MineModel, ModelMeta, _keras, build_fcn, weights_digest
+from monitor.model import (
+    MineModel,
+    ModelMeta,
+    _keras,
+    build_fcn,
+    metadata_path,
+    weights_digest,
+)
 from monitor.params import CompositeParams
 
 __all__ = ["TrainSettings", "TrainingTile", "TrainReport", "collect_tiles", "train_model"]
@@ -673,9 +680,11 @@ def train_model(
 
 
 def writable_output(out: Path) -> Path:
-    """``out``, its folder created and proven writable now, not after half an hour of training."""
+    """``out``, its folder created and proven writable now, not after half an hour of training;
+    refused when replacing it would overwrite files ``monitor train`` did not write."""
     if out.suffix != ".keras":
         raise MonitorError(f"--out {out}: a model file must end in .keras")
+    _refuse_foreign_files(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         probe = out.with_name(f".{out.stem}.write-test")
@@ -686,6 +695,26 @@ def writable_output(out: Path) -> Path:
             f"cannot write the model to {out} ({exc.strerror}); choose another --out"
         ) from None
     return out
+
+
+def _refuse_foreign_files(out: Path) -> None:
+    """A model of this tool may be replaced (retraining to the same path); anything else that
+    sits where the model, its metadata or its baseline would go is left alone."""
+    meta, base = metadata_path(out), baseline_path(out)
+    present = [p for p in (out, meta, base) if p.exists()]
+    if not present:
+        return
+    try:
+        ModelMeta.read(meta)
+    except ModelError:
+        ours = False
+    else:
+        ours = not out.is_dir()
+    if not ours:
+        raise MonitorError(
+            f"--out {out}: {present[0]} exists and is not part of a model `monitor train` wrote; "
+            "choose another --out or move that file away"
+        )
 
 
 def _fit_baseline(tiles, settings: TrainSettings, min_pixels, val_split, test_split):

@@ -153,6 +153,24 @@ def test_output_folder_is_made_and_checked_before_training(tmp_path):
         writable_output(tmp_path / "file" / "m.keras")
 
 
+def test_files_train_did_not_write_are_never_replaced(tmp_path):
+    import shutil
+
+    from monitor.model import SHIPPED_MODEL, metadata_path
+
+    notes = tmp_path / "m.json"  # a user's file where the metadata would go
+    notes.write_text('{"my": "notes"}')
+    with pytest.raises(MonitorError, match=r"m\.json exists and is not part of a model"):
+        writable_output(tmp_path / "m.keras")
+    assert notes.read_text() == '{"my": "notes"}'
+    (tmp_path / "b.baseline.txt").write_text("mine")  # a baseline with no model beside it
+    with pytest.raises(MonitorError, match="move that file away"):
+        writable_output(tmp_path / "b.keras")
+    shutil.copy(metadata_path(SHIPPED_MODEL), tmp_path / "ours.json")  # a model train wrote
+    (tmp_path / "ours.keras").write_bytes(b"weights")
+    assert writable_output(tmp_path / "ours.keras") == tmp_path / "ours.keras"
+
+
 def test_the_recorded_command_trains_the_model_again():
     from monitor.train import TrainSettings, _command
 
