@@ -104,7 +104,7 @@ def resolve_seasons(
             )
             by_cell[cell] = Season(months, "auto") if months else Season(default, "default")
             log.info(
-                "season of the sites near %.2f, %.2f: months %s (%s)",
+                "season near %.2f, %.2f: months %s (%s)",
                 c.x,
                 c.y,
                 list(by_cell[cell].months),
