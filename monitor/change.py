@@ -18,7 +18,10 @@ Method, and why:
   followed by a flat segment dates when growth stopped.
 * Stagnation: the trailing ``stagnation_years`` or more valid years within ``tolerance`` of their
   median area. Likely abandonment: detection lost after confirmed activity; or the footprint
-  shrinking while its NDVI rises; or stagnation with NDVI rising by ``ndvi_recovery``.
+  shrinking while its NDVI rises; or stagnation with NDVI rising by ``ndvi_recovery``; or a
+  footprint held below ``wound_down_share`` of its peak for two years or more, not growing
+  back (a worked-out alluvial scar keeps its ponds, a desert pit never greens: neither loses
+  its whole footprint, yet a working mine does not give up half of it).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from monitor.config import ChangeConfig
 __all__ = ["YearPoint", "Event", "SiteStatus", "Trajectory", "analyse", "sparkline"]
 
 #: Bump when the analysis changes: statuses cached in stores are then recomputed.
-ANALYSIS_VERSION = 6
+ANALYSIS_VERSION = 7
 
 
 class YearPoint(NamedTuple):
@@ -453,6 +456,34 @@ def _shrinking(tr: Trajectory, seg: Segment, cfg: ChangeConfig) -> Finding | Non
     return Finding("likely_abandonment", (event,), (why,), abandoned_since=peak_year + 1)
 
 
+def _wound_down(tr: Trajectory, seg: Segment, cfg: ChangeConfig, found: Finding) -> Finding | None:
+    """A stagnant or shrinking footprint that has stayed below ``wound_down_share`` of its
+    peak for two years or more, and is not growing back: likely abandonment, keeping the
+    stagnation's events (the residue of a mine stays, but the mine has gone)."""
+    if len(seg.years) < 4:
+        return None
+    peak = max(seg.area)
+    peak_year = seg.years[seg.area.index(peak)]
+    low = cfg.wound_down_share * peak
+    recent = seg.area[-2:]
+    regrowing = seg.trailing_slope >= cfg.min_expansion_ha_per_year
+    if peak_year > seg.years[-3] or max(recent) >= low or regrowing:
+        return None
+    since = next(y for y, a in zip(seg.years, seg.area, strict=True) if y > peak_year and a < low)
+    why = (
+        f"down from {peak:.1f} ha in {peak_year} to {seg.area[-1]:.1f} ha, below "
+        f"{cfg.wound_down_share:.0%} of its peak since {since}: what a wound-down mine leaves"
+    )
+    event = Event("likely_abandonment", peak_year + 1, tr.end, 0.7, why)
+    return Finding(
+        "likely_abandonment",
+        (*found.events, event),
+        (*found.reasons, why),
+        found.stagnant_since,
+        peak_year + 1,
+    )
+
+
 def _expansion(seg: Segment, cfg: ChangeConfig) -> Finding | None:
     """Growth that is statistically (OLS t-test over the last four years, or the whole
     segment for slow growth) and practically (>= min ha/yr) significant; or, with only two
@@ -554,6 +585,8 @@ def analyse(
         if finding is None or finding.status == "active":
             grown = _expansion(seg, cfg)
             finding = grown if grown is not None else finding or Finding("active")
+        if finding.status in ("stagnation", "active"):
+            finding = _wound_down(tr, seg, cfg, finding) or finding
         landscape = _landscape(tr, finding)
         if landscape is not None:
             return SiteStatus(

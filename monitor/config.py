@@ -118,6 +118,9 @@ class ChangeConfig:
     """A detection (or its loss) must hold this many valid years to count (k-of-n rule)."""
     ndvi_recovery: float = 0.08
     """NDVI rise of the footprint that counts as vegetation returning."""
+    wound_down_share: float = 0.5
+    """A footprint that has stayed below this share of its peak for two years or more, not
+    growing back, is what a wound-down mine leaves (ponds, bare scars): likely abandonment."""
 
 
 @dataclass(frozen=True)
@@ -340,6 +343,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "change.opening_recent_years": (1, 10),
     "change.persistence": (1, 5),
     "change.ndvi_recovery": (0, 1),
+    "change.wound_down_share": (0, 1),
     "site_import.point_buffer_m": (1, 50_000),
     "site_import.max_area_km2": (0.001, 100_000),
     "compute.threads": (1, 256),

@@ -85,6 +85,26 @@ def test_stagnant_footprint_revegetating_is_abandonment():
     assert {e.flag for e in s.events} >= {"stagnation", "likely_abandonment"}
 
 
+def test_a_footprint_that_keeps_only_its_ponds_is_abandonment():
+    # a worked-out alluvial scar: the pits revegetate, its ponds stay; the NDVI of what is
+    # left (water) never rises
+    s = run([13, 15, 17, 19, 16, 8, 5.4, 5.4, 5.3, 5.4])
+    assert s.status == "likely_abandonment" and s.restoration_candidate
+    assert s.abandoned_since == 2020
+    assert "stagnation" in {e.flag for e in s.events}  # the residue is stagnant, and said so
+    # in a desert nothing greens: a pit shrinking to a third of its peak without it
+    s = run([2, 4, 11, 13, 14, 13, 9, 7, 5.5, 5.2], [0.1] * 10)
+    assert s.status == "likely_abandonment" and s.abandoned_since == 2021
+
+
+def test_a_mine_that_gave_up_less_than_half_or_grows_back_is_not_abandoned():
+    assert run([20, 24, 28, 28, 28, 20, 17, 17, 17.2, 16.9]).status == "stagnation"
+    # below half for one year only is not yet a wound-down mine
+    assert run([20, 24, 28, 28, 28, 28, 27, 24, 20, 13]).status != "likely_abandonment"
+    # worked again after a lull
+    assert run([20, 24, 28, 10, 9, 9, 10, 12, 16, 20]).status != "likely_abandonment"
+
+
 def test_gaps_are_not_losses():
     s = run([20, 24, 27, None, None, 30, 33, None, 39, 42])
     assert s.status == "expansion"
@@ -155,6 +175,17 @@ def test_noise_within_tolerance_flips_nothing(level, noise):
     s = run(areas)
     assert s.status == "stagnation"
     assert [e.flag for e in s.events] == ["stagnation"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 5), st.floats(5, 60), st.floats(0.05, 0.45), st.integers(2, 4))
+def test_a_footprint_held_below_half_its_peak_is_abandonment(k, peak, share, n_low):
+    # ten years: worked up to its peak, then held at a residue below half of it for n_low
+    rising = [peak * (0.6 + 0.4 * i / k) for i in range(k + 1)]
+    areas = rising + [peak] * (9 - k - n_low) + [max(peak * share, 1.5)] * n_low
+    s = run(areas)
+    assert s.status == "likely_abandonment"
+    assert s.abandoned_since is not None
 
 
 @settings(max_examples=60, deadline=None)
