@@ -8,7 +8,8 @@ bench/detection.py), runs the real CLI: `monitor run`, then `monitor discover`, 
 `status`, `history --all` and `export --what discoveries` and compares them with the world's
 truth. Seasons are left to the tool (`auto_season`), as a user's would be. Per biome:
 
-- sites: share with the right status; opening year within ±1 (sites that opened inside the
+- sites: share with the right status (and, per world, the sites whose status is wrong: what
+  each is and what the tool said); opening year within ±1 (sites that opened inside the
   record); mined-area MAPE over site-years with >= 5 ha of truth; share of no-mine site-years
   (truth 0 ha) with a mine reported; the detected footprints' IoU with the reference masks
   inside the concessions, yearly and of the newly mined pixels (change-aware);
@@ -66,13 +67,16 @@ def write_config(root: Path, model: Path | None) -> Path:
 
 def score_sites(truth: dict, status: dict, hist: list[dict]) -> dict:
     right = opened_ok = opened_n = fp = no_mine = 0
-    errors = []
+    errors, wrong = [], []
     by_site = defaultdict(dict)
     for h in hist:
         by_site[h["site_id"]][str(h["year"])] = h["mined_area_ha"]
     for t in truth["sites"]:
         got = status[t["site_id"]]
         right += got["status"] == t["expected_status"]
+        if got["status"] != t["expected_status"]:
+            kind = f" {t['mine_kind']}" if t["mine_kind"] else ""
+            wrong.append(f"{t['site_id']} ({t['trajectory']}{kind}: {got['status']})")
         if t["opened_in_record"]:
             opened_n += 1
             opened_ok += (
@@ -93,6 +97,7 @@ def score_sites(truth: dict, status: dict, hist: list[dict]) -> dict:
         "opened": (opened_ok, opened_n),
         "errors": errors,
         "no_mine": (fp, no_mine),
+        "wrong": wrong,
     }
 
 
@@ -301,7 +306,11 @@ def main() -> None:
         for seed in (int(s) for s in args.seeds.split(",")):
             root = heldout_world(args.workdir, seed, biome)
             results.append(run_world(root, args.model, args.detected))
-            print(f"  {biome}-{seed}: run {results[-1]['run_s']:.0f} s", flush=True)
+            wrong = ", ".join(results[-1]["wrong"]) or "none"
+            print(
+                f"  {biome}-{seed}: run {results[-1]['run_s']:.0f} s; wrong status: {wrong}",
+                flush=True,
+            )
         report(biome, results)
 
 
