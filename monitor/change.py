@@ -585,13 +585,13 @@ def analyse(
         if finding is None or finding.status == "active":
             grown = _expansion(seg, cfg)
             finding = grown if grown is not None else finding or Finding("active")
-        if finding.status in ("stagnation", "active"):
-            finding = _wound_down(tr, seg, cfg, finding) or finding
-        landscape = _landscape(tr, finding)
+        landscape = _landscape(tr, finding)  # a lake that shrank in a drought is still a lake
         if landscape is not None:
             return SiteStatus(
                 status="none", latest_area_ha=latest, confidence=0.6, reasons=landscape, **base
             )
+        if finding.status in ("stagnation", "active"):
+            finding = _wound_down(tr, seg, cfg, finding) or finding
     return _site_status(tr, finding, opening, cfg, last_year, base)
 
 

@@ -120,7 +120,8 @@ class ChangeConfig:
     """NDVI rise of the footprint that counts as vegetation returning."""
     wound_down_share: float = 0.5
     """A footprint that has stayed below this share of its peak for two years or more, not
-    growing back, is what a wound-down mine leaves (ponds, bare scars): likely abandonment."""
+    growing back, is what a wound-down mine leaves (ponds, bare scars): likely abandonment
+    (0: off)."""
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,15 @@ def test_a_footprint_that_keeps_only_its_ponds_is_abandonment():
     assert s.status == "likely_abandonment" and s.abandoned_since == 2021
 
 
+def test_a_lake_that_shrank_in_a_drought_is_still_a_lake():
+    points = [
+        YearPoint(y, a, -0.2, 0.45, 0.9)
+        for y, a in zip(YEARS, [20, 20, 21, 20, 20, 20, 8, 7, 7.5, 7], strict=True)
+    ]
+    s = analyse("L", "l", points, CFG, YEARS[-1])
+    assert s.status == "none" and "lake" in s.reasons[0]
+
+
 def test_a_mine_that_gave_up_less_than_half_or_grows_back_is_not_abandoned():
     assert run([20, 24, 28, 28, 28, 20, 17, 17, 17.2, 16.9]).status == "stagnation"
     # below half for one year only is not yet a wound-down mine
