@@ -4,8 +4,9 @@ surfaces that look like haze to a naive screen (turbid water, tailings, limeston
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from monitor.imagery.composite import _fuse, median_composite, nan_quantile
+from monitor.imagery.composite import _fuse, _sort_looks, median_composite, nan_quantile
 
 #                 B01   B02   B03   B04   B05   B06   B07   B08   B8A   B09   B11   B12
 TURBID = np.array([0.07, 0.08, 0.11, 0.12, 0.11, 0.07, 0.06, 0.055, 0.045, 0.03, 0.015, 0.01])
@@ -59,6 +60,38 @@ def test_nan_quantile_matches_numpy():
             warnings.simplefilter("ignore", RuntimeWarning)
             theirs = np.nanmedian(x, axis=0)
     np.testing.assert_allclose(ours, theirs, equal_nan=True, rtol=1e-6)
+
+
+@pytest.mark.parametrize("looks", range(1, 13))
+def test_looks_sort_as_numpy_sorts_them_for_any_number_of_looks(looks):
+    rng = np.random.default_rng(looks)
+    x = rng.random((looks, 2, 9, 11)).astype(np.float32)
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[:, 0, 0, 0] = np.nan
+    x[:, 1, 2, 3] = 0.25  # ties
+    ours, theirs = _sort_looks(x), np.sort(x, axis=0)
+    n = np.sum(~np.isnan(x), axis=0)
+    first_n = np.arange(looks)[:, None, None, None] < n[None]
+    assert ours.dtype == x.dtype
+    np.testing.assert_array_equal(ours[first_n], theirs[first_n])
+    assert not np.isfinite(ours[~first_n]).any()  # what is not a look sorts last
+    for q in (0.25, 0.5):
+        np.testing.assert_array_equal(
+            nan_quantile(x, q), _nan_quantile_by_numpy_sort(x, q), strict=True
+        )
+
+
+def _nan_quantile_by_numpy_sort(stack, q):
+    srt = np.sort(stack, axis=0)
+    n = np.sum(~np.isnan(stack), axis=0)
+    pos = np.clip(q * (n - 1), 0, None)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+    a = np.take_along_axis(srt, lo[None], 0)[0]
+    b = np.take_along_axis(srt, hi[None], 0)[0]
+    with np.errstate(invalid="ignore"):
+        out = a + (b - a) * (pos - lo)
+    return np.where(n > 0, out, np.nan).astype(stack.dtype)
 
 
 def test_a_composite_fuses_only_where_there_is_data_and_in_parallel_alike():
