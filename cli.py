@@ -162,9 +162,22 @@ def needs_demo(func):
     show_default=True,
     help="Labelled training regions per biome (the shipped model used 4).",
 )
+@click.option(
+    "--training-spread",
+    type=click.FloatRange(0, 4),
+    default=1.0,
+    show_default=True,
+    help="How far the training regions' materials stray from the reference spectra "
+    "(1: as far as any world's; the shipped model used 1).",
+)
 @pass_app
 def demo(
-    app: AppContext, out: Path | None, seed: int | None, biomes: str | None, training_regions: int
+    app: AppContext,
+    out: Path | None,
+    seed: int | None,
+    biomes: str | None,
+    training_regions: int,
+    training_spread: float,
 ) -> None:
     """Build the demo world: a local STAC catalog + sites + truth."""
     from monitor.demo import BIOMES, build_demo
@@ -188,6 +201,7 @@ def demo(
         seed,
         biomes=names,
         training_regions=training_regions,
+        training_spread=training_spread,
         progress=progress_bar("rendering scenes"),
     )
     click.echo(

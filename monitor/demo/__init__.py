@@ -467,6 +467,7 @@ def _world_specs(
     size: int,
     training_size: int,
     regions: int,
+    training_spread: float = 1.0,
 ) -> dict[str, dict]:
     """Keyword arguments of every world to draw: a main world and ``regions`` training regions
     per biome. The first region shares the main world's materials (one region, one geology);
@@ -490,6 +491,7 @@ def _world_specs(
                 last_year=last,
                 training=True,
                 spectra_seed=seed + 20_011 * k + 7_919 * r,
+                spectra_spread=training_spread,
                 origin=(x0 + 15_000 * r, y0),
             )
     return specs
@@ -505,16 +507,21 @@ def build_demo(
     size: int = 768,
     training_size: int = 1152,
     training_regions: int = 1,
+    training_spread: float = 1.0,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoWorld:
-    """Build the demo world of ``biomes`` into ``out`` (replaced atomically when done)."""
+    """Build the demo world of ``biomes`` into ``out`` (replaced atomically when done).
+    ``training_spread`` scales how far each training region's materials stray from the
+    reference spectra (1: as far as any world's; more: a wider draw to train on)."""
     out = Path(out)
     last_year = last_year if last_year is not None else last_complete_year()
     years = range(first_year, last_year + 1)
     train_years = sorted({min(max(y, first_year), last_year) for y in TRAINING_YEARS})
     biomes = tuple(biomes)
-    specs = _world_specs(biomes, seed, first_year, last_year, size, training_size, training_regions)
+    specs = _world_specs(
+        biomes, seed, first_year, last_year, size, training_size, training_regions, training_spread
+    )
     jobs = _scene_jobs(
         np.random.default_rng([seed, 1]), biomes, years, train_years, training_regions
     )

@@ -302,14 +302,17 @@ def make_world(
     last_year: int = 2025,
     training: bool = False,
     spectra_seed: int | None = None,
+    spectra_spread: float = 1.0,
 ) -> World:
     """Draw a world from ``seed`` in ``biome``: the main world, or (``training``) a
     training region (no sites; more mines and look-alikes). Worlds of one ``spectra_seed``
-    (default: ``seed``) see the materials alike, as a region's soils and rocks are alike."""
+    (default: ``seed``) see the materials alike, as a region's soils and rocks are alike;
+    ``spectra_spread`` scales how far they stray from the reference table."""
     bio = BIOMES[biome]
     rng = np.random.default_rng(seed)
     spectra = world_spectra(
-        np.random.default_rng([seed if spectra_seed is None else spectra_seed, 77])
+        np.random.default_rng([seed if spectra_seed is None else spectra_seed, 77]),
+        spectra_spread,
     )
     n = size
     land = Land(bio, rng, n)
