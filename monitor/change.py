@@ -333,6 +333,12 @@ class Segment:
         n = min(len(self.years), 4)
         self.trailing_slope, self.trailing_p, _ = _ols(self.years[-n:], self.area[-n:])
 
+    @property
+    def peak(self) -> tuple[int, float]:
+        """The segment's largest area and its (first) year."""
+        area = max(self.area)
+        return self.years[self.area.index(area)], area
+
     @functools.cached_property
     def _hinge(self) -> tuple[int | None, float, float, float]:
         return _break(self.years, self.area)
@@ -439,7 +445,7 @@ def _shrinking(tr: Trajectory, seg: Segment, cfg: ChangeConfig) -> Finding | Non
         and seg.area[-1] < (1 - cfg.tolerance) * tr.peak
     ):
         return None
-    peak_year = seg.years[seg.area.index(max(seg.area))]
+    peak_year, _ = seg.peak
     rise = _ndvi_change(tr.ndvi, peak_year, tr.end)
     if rise is None or rise < cfg.ndvi_recovery / 2:
         return Finding(
@@ -462,8 +468,7 @@ def _wound_down(tr: Trajectory, seg: Segment, cfg: ChangeConfig, found: Finding)
     stagnation's events (the residue of a mine stays, but the mine has gone)."""
     if len(seg.years) < 4:
         return None
-    peak = max(seg.area)
-    peak_year = seg.years[seg.area.index(peak)]
+    peak_year, peak = seg.peak
     low = cfg.wound_down_share * peak
     recent = seg.area[-2:]
     regrowing = seg.trailing_slope >= cfg.min_expansion_ha_per_year
