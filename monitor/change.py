@@ -465,18 +465,20 @@ def _shrinking(tr: Trajectory, seg: Segment, cfg: ChangeConfig) -> Finding | Non
 def _wound_down(tr: Trajectory, seg: Segment, cfg: ChangeConfig, found: Finding) -> Finding | None:
     """A stagnant or shrinking footprint that has stayed below ``wound_down_share`` of its
     peak for two years or more, and is not growing back: likely abandonment, keeping the
-    stagnation's events (the residue of a mine stays, but the mine has gone)."""
+    stagnation's events (the residue of a mine stays, but the mine has gone). The peak is
+    the segment's (one outlying year dropped); the years below it are the measured ones, as
+    the first of two low years is no outlier."""
     if len(seg.years) < 4:
         return None
     peak_year, peak = seg.peak
     low = cfg.wound_down_share * peak
-    recent = seg.area[-2:]
+    years, area = tr.years[tr.first : tr.last + 1], tr.area[tr.first : tr.last + 1]
     regrowing = seg.trailing_slope >= cfg.min_expansion_ha_per_year
-    if peak_year > seg.years[-3] or max(recent) >= low or regrowing:
+    if peak_year >= years[-2] or max(area[-2:]) >= low or regrowing:
         return None
-    since = next(y for y, a in zip(seg.years, seg.area, strict=True) if y > peak_year and a < low)
+    since = next(y for y, a in zip(years, area, strict=True) if y > peak_year and a < low)
     why = (
-        f"down from {peak:.1f} ha in {peak_year} to {seg.area[-1]:.1f} ha, below "
+        f"down from {peak:.1f} ha in {peak_year} to {area[-1]:.1f} ha, below "
         f"{cfg.wound_down_share:.0%} of its peak since {since}: what a wound-down mine leaves"
     )
     event = Event("likely_abandonment", peak_year + 1, tr.end, 0.7, why)
